@@ -75,3 +75,9 @@ class IntegrityAlert(GuardError):
     """Package code changed something the guard relies on (trust, policy, audit)."""
 
     exit_code = ExitCode.ALERT
+
+
+class InternalError(GuardError):
+    """Something the guard did not expect; a bug to report."""
+
+    exit_code = ExitCode.INTERNAL_ERROR

@@ -145,19 +145,22 @@ class ResolvedVariant:
 
 @dataclass(frozen=True, slots=True)
 class SourcedFile:
-    """A snapshot of a file that the startup script sources."""
+    """A snapshot of a file that the startup script sources, taken by the parent."""
 
+    action_index: int
     path: str
     size: int | None
     sha256: str | None
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "size": self.size, "sha256": self.sha256, "error": self.error}
+        return {"action_index": self.action_index, "path": self.path, "size": self.size,
+                "sha256": self.sha256, "error": self.error}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SourcedFile:
         return cls(
+            action_index=int(data["action_index"]),
             path=str(data["path"]),
             size=data.get("size"),
             sha256=data.get("sha256"),
