@@ -54,7 +54,8 @@ def _replay(shell: Shell, action: Action) -> None:
     elif op is Op.SOURCE:
         shell.source(_escaped(action.value))
     elif op is Op.COMMAND:
-        shell.command(list(action.argv) if action.argv is not None else _escaped(action.value))
+        # rez passes commands on unformatted and its shells reject an EscapedString here.
+        shell.command(list(action.argv) if action.argv is not None else action.text)
     elif op is Op.INFO:
         shell.info(_escaped(action.value))
     elif op is Op.ERROR:

@@ -28,6 +28,7 @@ from rez.exceptions import (
 from rez.package_filter import PackageFilterList, Rule
 from rez.resolved_context import ResolvedContext
 from rez.resolver import ResolverStatus
+from rez.status import status
 from rez.utils.formatting import get_epoch_time_from_str
 
 from guard.errors import PackageError, ResolveFailed, UsageError
@@ -111,7 +112,6 @@ def _load_or_resolve(request: LaunchRequest) -> ResolvedContext:
         context = ResolvedContext.load(request.input)
     if request.patch:
         if context is None:
-            from rez.status import status  # reads REZ_RXT_FILE; loaded only for --patch
             context = status.context
             if context is None:
                 raise UsageError("cannot patch: not in a rez context; run --patch inside a rez shell or give -i FILE")
@@ -144,9 +144,13 @@ def _load_or_resolve(request: LaunchRequest) -> ResolvedContext:
 
 
 def _describe_rez_error(error: RezError) -> str:
-    text = str(error).strip()
-    first_line = text.splitlines()[0] if text else type(error).__name__
-    return first_line
+    # rez messages are often a header ending in ':' followed by the detail; keep both on one line.
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    if lines[0].endswith(":") and len(lines) > 1:
+        return f"{lines[0]} {lines[-1]}"
+    return lines[0]
 
 
 def resolve_and_record(request: LaunchRequest, files: SessionFiles, parent_environ: dict[str, str]) -> ResolveOutcome:
