@@ -60,6 +60,9 @@ def snapshot(folders: Iterable[Path]) -> dict[str, FileState]:
 
 
 def changed_paths(before: dict[str, FileState], after: dict[str, FileState]) -> list[str]:
-    """Return the paths added, removed or changed between two snapshots."""
+    """Return the paths added, removed or changed between two snapshots, deepest first.
+
+    A new file also changes its folder; listing the deepest paths first names the file.
+    """
     changed = [path for path in before.keys() | after.keys() if before.get(path) != after.get(path)]
-    return sorted(changed)
+    return sorted(changed, key=lambda path: (-path.count(os.sep), path))

@@ -18,20 +18,9 @@ from rez.packages import iter_packages
 from rez.resolved_context import ResolvedContext
 from rez.rex import Alias, Command, Info, Setenv, Source
 
-EXAMPLE_PACKAGES = Path(__file__).resolve().parent.parent / "examples" / "packages"
+from tests.conftest import EXAMPLE_PACKAGES
 
 EXAMPLE_NAMES = ("studio_python_lib", "studio_app", "studio_plugin", "studio_config", "hostile")
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point HOME and the XDG folders at tmp_path, so nothing a test runs writes into the real ones."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-        monkeypatch.setenv(name, str(tmp_path / name.lower()))
-    return home
 
 
 @pytest.fixture
