@@ -21,7 +21,7 @@ _GROWING_FILES = frozenset({"audit.jsonl"})
 
 @dataclass(frozen=True, slots=True)
 class FileState:
-    """What is compared for one file or folder."""
+    """The compared state of one file or folder."""
 
     kind: str
     size: int
@@ -36,7 +36,12 @@ def _file_state(path: Path) -> FileState:
     digest = None
     if path.is_file() and not path.is_symlink():
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    kind = "dir" if path.is_dir() else "link" if path.is_symlink() else "file"
+    if path.is_symlink():
+        kind = "link"
+    elif path.is_dir():
+        kind = "dir"
+    else:
+        kind = "file"
     return FileState(kind, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_mode, digest)
 
 

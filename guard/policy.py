@@ -38,5 +38,5 @@ class Policy:
 
 
 def load_policy(paths: GuardPaths) -> Policy:
-    """Return the default policy. TODO: read the system and user TOML files."""
+    """Return the default policy; the TOML files are not read yet."""
     return Policy()

@@ -49,7 +49,7 @@ class SessionFiles:
 
 @dataclass(frozen=True, slots=True)
 class ResolveOutcome:
-    """What the child returns: the context as rxt text and, when recorded, the plan."""
+    """The child's result: the context as rxt text and, when recorded, the plan."""
 
     solved: bool
     rxt_text: str
