@@ -12,7 +12,7 @@ import enum
 
 
 class ExitCode(enum.IntEnum):
-    """Exit codes of rez-guard when no shell ran (documented in docs/exit-codes.md)."""
+    """Exit codes of rez-guard when no shell ran (listed in the README)."""
 
     OK = 0
     USAGE = 2

@@ -54,6 +54,7 @@ class LaunchRequest:
     preview: bool = False
     json: bool = False
     monitor: str | None = None
+    show_rez: bool = False
     runargv: tuple[str, ...] = field(default=(), compare=False)
 
     @property

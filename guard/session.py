@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -69,6 +70,9 @@ class LaunchUI(Protocol):
 
     def ask(self, preview: str, details: str, typed: bool) -> Verdict:
         """Ask for approval on the terminal; Ctrl-C or end of input means deny."""
+
+    def show_graph(self, dot: str) -> None:
+        """Show a failed resolve's graph (rez-env --fail-graph)."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,8 @@ def _resolve_isolated(request: LaunchRequest, parts: Collaborators, session_dir:
     outcome = ResolveOutcome.from_dict(result.value)
     if not outcome.solved:
         parts.ui.show(outcome.failure_text.rstrip())
+        if outcome.graph_dot:
+            parts.ui.show_graph(outcome.graph_dot)
         raise ResolveFailed("resolve failed: no set of package versions satisfies the request; see the conflict above")
     return outcome
 
@@ -215,7 +221,7 @@ def _show_preview(assessment: Assessment, request: LaunchRequest, parts: Collabo
     if request.json:
         parts.ui.output(json.dumps(preview_document(assessment), indent=2, ensure_ascii=False))
         return
-    parts.ui.show(_preview_text(assessment, show_rez=False))
+    parts.ui.show(_preview_text(assessment, show_rez=request.show_rez))
 
 
 def _preview_text(assessment: Assessment, show_rez: bool) -> str:
@@ -229,7 +235,7 @@ def _decide(assessment: Assessment, request: LaunchRequest, parts: Collaborators
         assessment.findings, trust_state, parts.policy, yes=request.yes, interactive=parts.interactive)
     if decision is None:
         verdict = parts.ui.ask(
-            _preview_text(assessment, show_rez=False),
+            _preview_text(assessment, show_rez=request.show_rez),
             _preview_text(assessment, show_rez=True),
             typed=needs_typed_approval(assessment.findings),
         )
@@ -237,7 +243,7 @@ def _decide(assessment: Assessment, request: LaunchRequest, parts: Collaborators
     elif decision.decided_by is DecidedBy.TRUST_STORE and decision.approved:
         parts.ui.show(summary_line(assessment.plan, assessment.diff, assessment.fingerprint))
     else:
-        parts.ui.show(_preview_text(assessment, show_rez=False))
+        parts.ui.show(_preview_text(assessment, show_rez=request.show_rez))
 
     plan = assessment.plan
     parts.audit.emit(
@@ -260,6 +266,10 @@ def _decide(assessment: Assessment, request: LaunchRequest, parts: Collaborators
             "approved_at": parts.clock(),
         })
     return decision
+
+
+def _ignore_signal(signum: int, frame: object) -> None:
+    logger.debug("signal %d passed on to the shell", signum)
 
 
 def _launch(
@@ -287,10 +297,13 @@ def _launch(
             logger.exception("cannot write the %s record of pid %s", event.kind, event.pid)
 
     monitor = prepared.start(process.pid, emit)
+    # Ctrl-C belongs to the shell, which shares the terminal's process group. A Python
+    # handler (unlike SIG_IGN) is reset to the default in the shell when it execs.
+    previous = signal.signal(signal.SIGINT, _ignore_signal)
     try:
         exit_code = process.wait()
-    except KeyboardInterrupt:
-        exit_code = process.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     summary = monitor.stop() if monitor is not None else None
     if exit_code is None:
         raise LaunchFailed(f"{plan.shell} exited without a status")

@@ -204,3 +204,18 @@ def test_rez_bind_packages_launch(tmp_path: Path) -> None:
                        "python", "-c", "print('bound python runs')")
     assert result.returncode == 0, result.stderr
     assert "bound python runs" in result.stdout
+
+
+def test_show_rez_lists_rez_variables() -> None:
+    hidden = run_guard("env", *EXAMPLES, "studio_app", "--preview")
+    shown = run_guard("env", *EXAMPLES, "studio_app", "--preview", "--show-rez")
+    assert "REZ_STUDIO_APP_ROOT" not in hidden.stderr
+    assert "REZ_* variables" in hidden.stderr
+    assert "REZ_STUDIO_APP_ROOT  set" in shown.stderr
+
+
+def test_profile_writes_stats(tmp_path: Path) -> None:
+    stats_file = tmp_path / "run.prof"
+    result = run_guard("env", *EXAMPLES, "studio_app", "--yes", "--profile", str(stats_file), "--", "true")
+    assert result.returncode == 0, result.stderr
+    assert stats_file.stat().st_size > 0

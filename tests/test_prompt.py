@@ -133,3 +133,16 @@ def test_interactive_shell_session(tmp_path: Path) -> None:
     child.sendline("exit 4")
     assert _finish(child) == 4
     assert last_session()[-1]["exit_value"] == 4
+
+
+def test_ctrl_c_in_shell_keeps_guard() -> None:
+    require_shell("bash")
+    child = _spawn("env", *EXAMPLES, "studio_app", "--yes", "--norc")
+    # Arithmetic in the echo proves the shell, not the terminal's echo, printed the line.
+    child.sendline("echo sleeping-$((3+4)); sleep 30")
+    child.expect("sleeping-7")
+    child.sendintr()
+    child.sendline("echo still-$((20+22))")
+    child.expect("still-42")
+    child.sendline("exit 0")
+    assert _finish(child) == 0

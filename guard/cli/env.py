@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cProfile
 import os
 import sys
 
@@ -94,6 +95,7 @@ def default_shell() -> str:
 @click.option("--yes", is_flag=True, help="Approve this launch without asking (policy may forbid it).")
 @click.option("--preview", is_flag=True, help="Show the plan and exit 0 without launching.")
 @click.option("--json", "as_json", is_flag=True, help="With --preview: write the plan as JSON on stdout.")
+@click.option("--show-rez", is_flag=True, help="List rez's own REZ_* variables in the preview instead of a count.")
 @click.option("--monitor", type=click.Choice(["auto", "poll", "netlink", "ptrace", "off"]),
               help="Process monitor backend (default: from policy, else auto).")
 @click.argument("packages", nargs=-1, metavar="[PKG]...")
@@ -105,7 +107,15 @@ def env(ctx: click.Context, packages: tuple[str, ...], **options: object) -> Non
     """
     request = build_request(packages, ctx.meta.get("guard.argv"), options, tuple(sys.argv))
     parts = load_collaborators(request)
-    ctx.exit(run_session(request, parts))
+    profile_file = options["profile"]
+    if not profile_file:
+        ctx.exit(run_session(request, parts))
+    profiler = cProfile.Profile()
+    try:
+        exit_code = profiler.runcall(run_session, request, parts)
+    finally:
+        profiler.dump_stats(profile_file)
+    ctx.exit(exit_code)
 
 
 def build_request(
@@ -162,6 +172,7 @@ def build_request(
         preview=options["preview"],
         json=options["as_json"],
         monitor=options["monitor"],
+        show_rez=options["show_rez"],
         runargv=runargv,
     )
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from rez.utils.graph_utils import view_graph
+
 from guard.decide import Verdict
 
 _SHORT_ANSWERS = {"o": Verdict.APPROVE_ONCE, "r": Verdict.APPROVE_REMEMBER, "d": Verdict.DENY}
@@ -26,6 +28,9 @@ class TerminalUI:
     def output(self, text: str) -> None:
         self._stdout.write(text if text.endswith("\n") else text + "\n")
         self._stdout.flush()
+
+    def show_graph(self, dot: str) -> None:
+        view_graph(dot)
 
     def ask(self, preview: str, details: str, typed: bool) -> Verdict:
         self.show(preview)
