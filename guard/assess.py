@@ -1,27 +1,52 @@
-"""Assess a plan: turn its actions into findings."""
+"""Assess a startup plan: run every rule family and collect the findings.
+
+Assessment reads only the plan, the policy and the filesystem (folder
+permissions and sourced files); it never runs package code or reads the
+guard's environment.
+"""
 
 from __future__ import annotations
 
-from guard.findings import Finding, Severity
-from guard.plan import Op, StartupPlan
-from guard.policy import Policy
+import logging
+from collections.abc import Callable, Iterator
+from typing import Final
 
-_LOADER_VARIABLES = frozenset({"LD_PRELOAD", "LD_AUDIT", "DYLD_INSERT_LIBRARIES"})
+from guard.findings import Finding
+from guard.plan import StartupPlan
+from guard.policy import Policy
+from guard.rules import aliases, environment, expansion, guard_self, loader, path_hygiene, repositories, startup
+from guard.rules.view import PlanView
+
+logger = logging.getLogger(__name__)
+
+RuleFamily = Callable[[PlanView], Iterator[Finding]]
+
+FAMILIES: Final[tuple[RuleFamily, ...]] = (
+    guard_self.check,
+    loader.check,
+    environment.check,
+    path_hygiene.check,
+    aliases.check,
+    startup.check,
+    expansion.check,
+    repositories.check,
+)
 
 
 def assess(plan: StartupPlan, policy: Policy) -> tuple[Finding, ...]:
-    """Return the findings for the plan. TODO: the full rule set."""
-    findings = []
-    for index, action in enumerate(plan.actions):
-        if action.variant is None:
-            continue
-        if action.key in _LOADER_VARIABLES:
-            findings.append(Finding("loader.preload", Severity.HIGH,
-                                    f"{action.key} injects a library into every program", index, action.variant))
-        if action.key == "PATH" and action.op is Op.PREPENDENV and action.text.startswith("/tmp"):
-            findings.append(Finding("path.world_writable", Severity.HIGH,
-                                    f"PATH gets {action.text}, a folder anyone can write", index, action.variant))
-        if "$(" in action.expandable_text or "`" in action.expandable_text:
-            findings.append(Finding("value.command_substitution", Severity.HIGH,
-                                    "the shell runs the command inside this value", index, action.variant))
+    """Return the plan's findings under `policy`: variant findings first, then by action.
+
+    Within one action the most severe finding comes first.
+    """
+    view = PlanView(plan, policy)
+    findings: list[Finding] = []
+    for family in FAMILIES:
+        findings.extend(family(view))
+    findings.sort(key=_order)
+    logger.debug("assessed %d actions: %d findings", len(plan.actions), len(findings))
     return tuple(findings)
+
+
+def _order(finding: Finding) -> tuple[int, int, str, str]:
+    index = -1 if finding.action_index is None else finding.action_index
+    return (index, -int(finding.severity), finding.rule, finding.message)

@@ -45,7 +45,7 @@ from guard.record import detect_system_paths
 from guard.render import render_script
 from guard.request import LaunchRequest
 from guard.resolve import ResolveOutcome, SessionFiles, resolve_and_record
-from guard.trust import TrustState, TrustStore, context_identity
+from guard.trust import TrustStore, context_identity, context_summary
 from shells import startup_files
 
 logger = logging.getLogger(__name__)
@@ -156,11 +156,12 @@ def _resolve_isolated(request: LaunchRequest, parts: Collaborators, session_dir:
     detect_system_paths(request.shell)
     files = SessionFiles(rxt_file=str(session_dir.rxt_file), context_file=str(session_dir.context_file))
     environ = dict(parts.parent_environ)
-    before = integrity.snapshot(parts.paths.protected_dirs)
+    protected = [Path(path) for path in parts.policy.protected_paths] or list(parts.paths.protected_dirs)
+    before = integrity.snapshot(protected)
 
     result = run_isolated(lambda: resolve_and_record(request, files, environ).to_dict())
 
-    changed = integrity.changed_paths(before, integrity.snapshot(parts.paths.protected_dirs))
+    changed = integrity.changed_paths(before, integrity.snapshot(protected))
     if changed:
         parts.audit.emit("alert", message="package code changed the guard's own folders while it ran", paths=changed)
         raise IntegrityAlert(
@@ -259,12 +260,7 @@ def _decide(assessment: Assessment, request: LaunchRequest, parts: Collaborators
         env_diff=assessment.diff.to_dict(),
     )
     if decision.verdict is Verdict.APPROVE_REMEMBER:
-        parts.trust.remember(assessment.fingerprint, assessment.identity, {
-            "request": list(plan.request),
-            "resolved": [variant.qualified_name for variant in plan.variants],
-            "shell": plan.shell,
-            "approved_at": parts.clock(),
-        })
+        parts.trust.remember(assessment.fingerprint, assessment.identity, context_summary(plan))
     return decision
 
 

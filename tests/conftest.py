@@ -30,13 +30,15 @@ def require_shell(name: str) -> None:
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point HOME and the XDG folders at tmp_path, and the system policy at a file that does not exist."""
+    """Point HOME and the XDG folders at tmp_path, and the system policy at an empty file there."""
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     monkeypatch.setenv("HOME", str(home))
     for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(name, str(tmp_path / name.lower()))
-    monkeypatch.setenv("REZ_GUARD_POLICY", str(tmp_path / "system-policy.toml"))
+    system_policy = tmp_path / "system-policy.toml"
+    system_policy.write_text("", encoding="utf-8")
+    monkeypatch.setenv("REZ_GUARD_POLICY", str(system_policy))
     return home
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from guard.errors import ExitCode
 from guard.isolation import run_isolated
+from guard.trust import TrustStore
 from tests.guard_run import last_session, run_guard
 from tests.packages import write_package
 
@@ -55,8 +56,7 @@ def test_trust_folder_write_in_commands_is_alert(tmp_path: Path) -> None:
 
 def test_trust_folder_write_in_package_file_is_alert(tmp_path: Path) -> None:
     trust_file = Path(os.environ["XDG_DATA_HOME"]) / "rez-guard" / "trust.json"
-    trust_file.parent.mkdir(parents=True)
-    trust_file.write_text('{"approved": {}, "denied": {}}')
+    TrustStore(trust_file).remember("f" * 64, "identity", {"request": ["other"]})
     folder = tmp_path / "repo" / "loader" / "1.0"
     folder.mkdir(parents=True)
     (folder / "package.py").write_text(

@@ -1,1 +1,1 @@
-"""The command line: parse, call the core, render, and turn errors into exit codes."""
+"""The command line: one module per command group; only these modules print."""

@@ -9,6 +9,8 @@ import click
 
 from guard import __version__
 from guard.cli.env import env
+from guard.cli.policy import policy_group
+from guard.cli.trust import trust_group
 from guard.errors import ExitCode, GuardError
 
 logger = logging.getLogger("guard")
@@ -21,6 +23,8 @@ def cli() -> None:
 
 
 cli.add_command(env)
+cli.add_command(policy_group)
+cli.add_command(trust_group)
 
 
 def _wants_debug(argv: list[str]) -> bool:

@@ -1,0 +1,130 @@
+"""Shared lookups for the rules that assess one plan under one policy.
+
+A `PlanView` is built once per assessment. It turns rule ids into findings at
+the policy's severity, and caches what several rules ask for: package roots,
+the variables the context sets, path entries, and sourced files' content.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from guard.findings import Finding
+from guard.plan import ENV_OPS, Action, Op, ResolvedVariant, SourcedFile, StartupPlan
+from guard.policy import Policy
+from guard.rules import filesystem
+from guard.rules.shellwords import PathEntry, is_within, real_path, resolve_entry, split_entries
+
+# Operations that give a variable a value; unsetenv removes one.
+SETTING_OPS = frozenset({Op.SETENV, Op.RESETENV, Op.PREPENDENV, Op.APPENDENV})
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedAction:
+    """An action with its position in `plan.actions`, which findings refer to."""
+
+    index: int
+    action: Action
+
+
+class PlanView:
+    """A plan and a policy, with the lookups the rules share."""
+
+    def __init__(self, plan: StartupPlan, policy: Policy) -> None:
+        self.plan = plan
+        self.policy = policy
+        self._contents: dict[str, filesystem.FileContent] = {}
+
+    def finding(self, rule_id: str, message: str, item: IndexedAction | None = None,
+                variant: str | None = None) -> Finding:
+        """Return a finding of `rule_id` at the policy's severity, on an action or a variant."""
+        if item is not None and variant is None:
+            variant = item.action.variant
+        return Finding(
+            rule=rule_id,
+            severity=self.policy.severity(rule_id),
+            message=message,
+            action_index=None if item is None else item.index,
+            variant=variant,
+        )
+
+    def actions(self, *ops: Op) -> Iterator[IndexedAction]:
+        """Yield the plan's actions with one of `ops` (all actions when none are given)."""
+        for index, action in enumerate(self.plan.actions):
+            if not ops or action.op in ops:
+                yield IndexedAction(index, action)
+
+    def env_actions(self, keys: frozenset[str] | set[str], ops: frozenset[Op] = SETTING_OPS) -> Iterator[IndexedAction]:
+        """Yield environment actions on one of `keys` with one of `ops`."""
+        for item in self.actions(*ops):
+            if item.action.key in keys:
+                yield item
+
+    @functools.cached_property
+    def context_variables(self) -> dict[str, str]:
+        """The values of the variables the context sets, for resolving references to them."""
+        names = {action.key for action in self.plan.actions if action.op in ENV_OPS and action.key}
+        return {name: self.plan.environ[name] for name in names if name in self.plan.environ}
+
+    @functools.cached_property
+    def real_roots(self) -> dict[str, str]:
+        """Each resolved variant's root with links resolved, by qualified name."""
+        return {variant.qualified_name: real_path(variant.root) for variant in self.plan.variants if variant.root}
+
+    @functools.cached_property
+    def real_allowed_prefixes(self) -> tuple[str, ...]:
+        """The policy's allowed prefixes with links resolved (on most systems /bin is /usr/bin)."""
+        prefixes = {os.path.normpath(prefix) for prefix in self.policy.allowed_prefixes}
+        prefixes.update(real_path(prefix) for prefix in self.policy.allowed_prefixes)
+        return tuple(sorted(prefixes))
+
+    @functools.cached_property
+    def trusted_uids(self) -> frozenset[int]:
+        """Users whose folders the path rules trust: root, the guard's user, the policy's owners."""
+        return filesystem.trusted_uids(self.policy.trusted_owners)
+
+    def variant_of(self, action: Action) -> ResolvedVariant | None:
+        """Return the resolved variant that emitted `action`, if any."""
+        return self.plan.variant_named(action.variant)
+
+    def path_entries(self, action: Action) -> tuple[PathEntry, ...]:
+        """Return the entries the action's value adds to its path-like variable."""
+        key = action.key or ""
+        return tuple(resolve_entry(entry, key, self.context_variables) for entry in split_entries(action.text))
+
+    def within_own_root(self, path: str, action: Action) -> bool:
+        """Return whether `path` (links resolved) lies in the root of the variant that emitted `action`."""
+        root = self.real_roots.get(action.variant or "")
+        return root is not None and is_within(real_path(path), root)
+
+    def within_any_root(self, path: str) -> bool:
+        """Return whether `path` (links resolved) lies in the root of any resolved variant."""
+        resolved = real_path(path)
+        return any(is_within(resolved, root) for root in self.real_roots.values())
+
+    def within_allowed_prefix(self, path: str) -> bool:
+        """Return whether `path` (links resolved) lies under one of the policy's allowed prefixes."""
+        resolved = real_path(path)
+        return any(is_within(resolved, prefix) for prefix in self.real_allowed_prefixes)
+
+    def resolve_value(self, action: Action) -> PathEntry:
+        """Resolve an action's whole value (a sourced path, say) like a single path entry."""
+        return resolve_entry(action.text, "", self.context_variables)
+
+    def snapshot_for(self, item: IndexedAction) -> SourcedFile | None:
+        """Return the recorded snapshot of the file a source action reads, if any."""
+        for snapshot in self.plan.sourced:
+            if snapshot.action_index == item.index:
+                return snapshot
+        return None
+
+    def file_content(self, path: str) -> filesystem.FileContent:
+        """Return the current content of a sourced file, read once per assessment."""
+        content = self._contents.get(path)
+        if content is None:
+            content = filesystem.read_regular_file(path)
+            self._contents[path] = content
+        return content

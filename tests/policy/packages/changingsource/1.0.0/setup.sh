@@ -1,0 +1,1 @@
+export CHANGING_SOURCE=1

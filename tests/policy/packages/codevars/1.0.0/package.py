@@ -1,0 +1,17 @@
+name = "codevars"
+version = "1.0.0"
+description = "Sets every variable that makes an interpreter, shell or tool run code."
+
+def commands():
+    env.PYTHONSTARTUP = "{root}/startup.py"
+    env.PYTHONHOME = "{root}/python"
+    env.PERL5OPT = "-Mstrict"
+    env.PERL5LIB = "{root}/perl"
+    env.RUBYOPT = "-rhook"
+    env.NODE_OPTIONS = "--require {root}/hook.js"
+    env.JAVA_TOOL_OPTIONS = "-javaagent:{root}/agent.jar"
+    env.BASH_ENV = "{root}/bashenv.sh"
+    env.ENV = "{root}/shenv.sh"
+    env.PROMPT_COMMAND = "history -a"
+    env.GIT_SSH_COMMAND = "ssh -o StrictHostKeyChecking=no"
+    env.LESSOPEN = "| {root}/lesspipe %s"

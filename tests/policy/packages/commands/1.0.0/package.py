@@ -1,0 +1,6 @@
+name = "commands"
+version = "1.0.0"
+description = "Runs a command at shell start."
+
+def commands():
+    command("echo started")

@@ -1,0 +1,1 @@
+export WRITABLE_SOURCE=1

@@ -1,0 +1,2 @@
+# A site script that no package ships.
+export OUTSIDE=1
