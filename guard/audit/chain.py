@@ -137,6 +137,22 @@ def hash_line_ending_at(fd: int, newline_offset: int, chunk_size: int = 65536) -
     return line_hash(_pread_all(fd, newline_offset - start, start))
 
 
+def read_first_prev(fd: int, chunk_size: int = 65536) -> str | None:
+    """Return the `prev` of the first line of an open log, or None if it has no valid first record."""
+    data = b""
+    while b"\n" not in data:
+        chunk = os.pread(fd, chunk_size, len(data))
+        if not chunk:
+            return None
+        data += chunk
+    try:
+        record = json.loads(data[: data.index(b"\n")])
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    prev = record.get("prev") if isinstance(record, dict) else None
+    return prev if isinstance(prev, str) else None
+
+
 def _rfind_newline(fd: int, before: int, chunk_size: int) -> int | None:
     """Return the offset of the last newline before offset `before`, or None."""
     position = before

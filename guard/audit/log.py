@@ -35,7 +35,9 @@ from guard.audit.chain import (
     hash_line_ending_at,
     head_path,
     line_hash,
+    read_first_prev,
     read_tail,
+    Tail,
 )
 from guard.audit.files import rotated_name
 from guard.audit.record import Clock, Submitter, stamp_record
@@ -256,20 +258,27 @@ class AuditLog:
         tail = read_tail(self._log_fd, size)
         head = self._read_head()
         prev = tail.last_hash or (head.last if head is not None else None) or GENESIS_HASH
-        if head is not None and head.inode == self._inode and not self._head_found(head, size):
-            # Lines the head file recorded are gone from the end of this file. Write
-            # that down before the head file is overwritten and the evidence is lost.
-            self._write_line(self._truncation_record(head, size), prev, tail.partial, size)
+        if head is not None and not self._head_consistent(head, size, tail):
+            # The record the head file names is gone or moved. Write that down
+            # before the head file is overwritten and the evidence is lost.
+            self._write_line(self._changed_record(head, size), prev, tail.partial, size)
             return self._cached_hash, False, self._cached_position[1]
         return prev, tail.partial, size
 
-    def _head_found(self, head: ChainHead, size: int) -> bool:
-        """Tell whether the line the head file names still ends at its recorded offset."""
+    def _head_consistent(self, head: ChainHead, size: int, tail: Tail) -> bool:
+        """Tell whether the log still holds the record the head file names, or continues from it.
+
+        A head file for another inode was written before a rotation: the new
+        file is empty, or its first record links to the head's record. Any other
+        content was put there by something other than a guard writer.
+        """
+        assert self._log_fd is not None
+        if head.inode != self._inode:
+            return size == 0 or tail.last_hash == head.last or read_first_prev(self._log_fd) == head.last
         if head.size > size:
             return False
         if head.size == 0:
             return True
-        assert self._log_fd is not None
         if os.pread(self._log_fd, 1, head.size - 1) != b"\n":
             return False
         return hash_line_ending_at(self._log_fd, head.size - 1) == head.last
@@ -278,14 +287,15 @@ class AuditLog:
         assert self._head_fd is not None
         return ChainHead.decode(os.pread(self._head_fd, HEAD_SIZE, 0))
 
-    def _truncation_record(self, head: ChainHead, size: int) -> dict[str, Any]:
+    def _changed_record(self, head: ChainHead, size: int) -> dict[str, Any]:
         logger.warning(
-            "audit log %s is missing records at its end: the head file recorded %d bytes, the file has %d",
+            "audit log %s was changed outside the guard: the record its head file names does not end "
+            "at byte %d (the file has %d bytes)",
             self.path,
             head.size,
             size,
         )
-        record = stamp_record("log.truncated", str(uuid.uuid4()), 0, self._clock(), Submitter.current())
+        record = stamp_record("log.changed", str(uuid.uuid4()), 0, self._clock(), Submitter.current())
         record.update(path=str(self.path), head_size=head.size, head_hash=head.last, size=size)
         return record
 

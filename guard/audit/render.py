@@ -139,10 +139,10 @@ def _describe_alert(record: dict[str, Any]) -> str:
     return f"{record.get('message')}: {_words(record.get('paths', []))}"
 
 
-def _describe_log_truncated(record: dict[str, Any]) -> str:
+def _describe_log_changed(record: dict[str, Any]) -> str:
     return (
-        f"{record.get('path')} had {record.get('size')} bytes where the head file recorded "
-        f"{record.get('head_size')}: records were removed from its end"
+        f"{record.get('path')} ({record.get('size')} bytes) no longer ends its record "
+        f"{str(record.get('head_hash'))[:12]} at byte {record.get('head_size')}: it was changed outside the guard"
     )
 
 
@@ -160,5 +160,5 @@ _DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "session.end": _describe_session_end,
     "error": _describe_error,
     "alert": _describe_alert,
-    "log.truncated": _describe_log_truncated,
+    "log.changed": _describe_log_changed,
 }

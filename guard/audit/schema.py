@@ -191,8 +191,9 @@ EVENT_FIELDS: Final[Mapping[str, tuple[FieldSpec, ...]]] = {
         FieldSpec("message", FieldType.STRING),
         FieldSpec("paths", FieldType.STRING_LIST),
     ),
-    # Written by the log itself when it finds records missing from its end.
-    "log.truncated": (
+    # Written by the log itself when the file no longer holds, where the head
+    # file says, the record of the last append: it was changed outside the guard.
+    "log.changed": (
         FieldSpec("path", FieldType.STRING),
         FieldSpec("head_size", FieldType.INTEGER),
         FieldSpec("head_hash", FieldType.STRING),

@@ -25,8 +25,14 @@ class ProblemKind(enum.StrEnum):
     BROKEN_LINK = "broken_link"
     # A record links to a line elsewhere in the files: records were moved or copied.
     REORDERED = "reordered"
-    # Records are missing from the end of the log, as the head file or the writer noticed.
+    # The record of the last append, named by the head file, is not in the log:
+    # records were removed from its end, the last one was edited, or the file was replaced.
     MISSING_AT_END = "missing_at_end"
+    # The head file's record is in the log but ends at another offset: records before it
+    # were removed, added or changed in length.
+    HEAD_MISMATCH = "head_mismatch"
+    # A writer found the log changed outside the guard and wrote a log.changed record.
+    LOG_CHANGED = "log_changed"
     # The head file beside the log is not a valid head.
     HEAD_INVALID = "head_invalid"
     # A record breaks the schema (only with check_schema).
@@ -131,7 +137,8 @@ def _verify_file(file_index: int, path: Path, state: _ChainState, check_schema: 
     head, head_problem = _read_head_checked(path)
     if head_problem is not None:
         state.problems.append(head_problem)
-    head_line_hash: str | None = None
+    head_record_end: int | None = None
+    first_prev: str | None = None
 
     with open(path, "rb") as stream:
         inode = os.fstat(stream.fileno()).st_ino
@@ -157,24 +164,55 @@ def _verify_file(file_index: int, path: Path, state: _ChainState, check_schema: 
                 continue
 
             digest = line_hash(line)
+            if first_prev is None:
+                first_prev = record["prev"]
             _check_link(record, position, state)
             state.positions.setdefault(digest, position)
             state.last_hash, state.last_position = digest, position
             state.records += 1
-            if head is not None and offset == head.size:
-                head_line_hash = digest
+            if head is not None and digest == head.last:
+                head_record_end = offset
             _check_record(record, position, state, check_schema)
 
-    if head is not None and head.inode == inode and head_line_hash != head.last:
-        state.problems.append(
-            ChainProblem(
-                ProblemKind.MISSING_AT_END,
-                path,
-                line_number,
-                f"the head file names a last record ({head.last[:12]}, ending at byte {head.size}) that is not "
-                f"in the file of {offset} bytes: records were removed from the end, or the last record was edited",
-            )
+    if head is not None:
+        problem = _check_head(head, path, inode, line_number, offset, head_record_end, first_prev, state)
+        if problem is not None:
+            state.problems.append(problem)
+
+
+def _check_head(
+    head: ChainHead,
+    path: Path,
+    inode: int,
+    last_line: int,
+    size: int,
+    head_record_end: int | None,
+    first_prev: str | None,
+    state: _ChainState,
+) -> ChainProblem | None:
+    if head.inode != inode:
+        # The head was written before a rotation: its record is in a rotated file
+        # given before this one, or this file's first record links to it.
+        if size == 0 or head.last in state.positions or first_prev == head.last:
+            return None
+    elif head_record_end == head.size:
+        return None
+    elif head_record_end is not None:
+        return ChainProblem(
+            ProblemKind.HEAD_MISMATCH,
+            path,
+            last_line,
+            f"the record of the last append ({head.last[:12]}) ends at byte {head_record_end}, but the head "
+            f"file recorded byte {head.size}: records before it were removed, added or changed in length",
         )
+    return ChainProblem(
+        ProblemKind.MISSING_AT_END,
+        path,
+        last_line,
+        f"the record of the last append ({head.last[:12]}, ending at byte {head.size}) is not in the file "
+        f"of {size} bytes: records were removed from the end, the last record was edited, or the file "
+        "was replaced",
+    )
 
 
 def _read_head_checked(path: Path) -> tuple[ChainHead | None, ChainProblem | None]:
@@ -183,7 +221,8 @@ def _read_head_checked(path: Path) -> tuple[ChainHead | None, ChainProblem | Non
         return head, None
     head_file = path.with_name(path.name + ".head")
     if head_file.exists() and head_file.stat().st_size > 0:
-        return None, ChainProblem(ProblemKind.HEAD_INVALID, head_file, 1, "head file is not valid JSON with inode, size and last")
+        message = f"head file {head_file} is not valid JSON with inode, size and last"
+        return None, ChainProblem(ProblemKind.HEAD_INVALID, path, 0, message)
     return None, None
 
 
@@ -228,14 +267,14 @@ def _check_link(record: dict[str, Any], position: _Position, state: _ChainState)
 
 
 def _check_record(record: dict[str, Any], position: _Position, state: _ChainState, check_schema: bool) -> None:
-    if record.get("event") == "log.truncated":
+    if record.get("event") == "log.changed":
         state.problems.append(
             ChainProblem(
-                ProblemKind.MISSING_AT_END,
+                ProblemKind.LOG_CHANGED,
                 position.path,
                 position.line,
-                f"a writer found records missing before this line: the head file recorded "
-                f"{record.get('head_size')} bytes, the file had {record.get('size')}",
+                f"a writer found the log changed before this line: the record of the last append did not "
+                f"end at byte {record.get('head_size')} of the {record.get('size')} bytes then in the file",
             )
         )
     if check_schema:
