@@ -139,11 +139,14 @@ def show(
 
     records = list(read_records(paths))
     wanted = {record.get("session") for record in records if record_filter.matches(record)}
-    for session_summary in summarize_sessions(record for record in records if record.get("session") in wanted):
+    summaries = summarize_sessions(record for record in records if record.get("session") in wanted)
+    for index, session_summary in enumerate(summaries):
         if as_json:
             click.echo(json.dumps(session_summary.to_dict(), ensure_ascii=False))
-        else:
-            click.echo(render_summary(session_summary))
+            continue
+        if index:
+            click.echo()
+        click.echo(render_summary(session_summary))
 
 
 @audit.command()
