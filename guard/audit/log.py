@@ -14,7 +14,6 @@ truncated, not as a broken link.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import logging
@@ -22,7 +21,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,6 +116,9 @@ class AuditLog:
         # Links records sent to sinks while the local log cannot be written.
         self._sink_only_prev = GENESIS_HASH
         self._local_failures = 0
+        # Plain strings: these are passed to os.stat and os.open on every append.
+        self._path_text = os.fspath(options.path)
+        self._head_path_text = os.fspath(head_path(options.path))
 
     @property
     def path(self) -> Path:
@@ -189,8 +191,12 @@ class AuditLog:
 
     def _open_local(self) -> None:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._head_fd = os.open(head_path(self.path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, self.options.file_mode)
+        self._open_head_file()
         self._open_log_file()
+
+    def _open_head_file(self) -> None:
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+        self._head_fd = os.open(self._head_path_text, flags, self.options.file_mode)
 
     def _open_log_file(self) -> None:
         if self._log_fd is not None:
@@ -198,15 +204,18 @@ class AuditLog:
             self._log_fd = None
         # Read access too: the writer reads the file's tail to find the line to link to.
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-        self._log_fd = os.open(self.path, flags, self.options.file_mode)
+        self._log_fd = os.open(self._path_text, flags, self.options.file_mode)
         self._inode = os.fstat(self._log_fd).st_ino
 
     def _append_local(self, record: Mapping[str, Any]) -> bytes | None:
         try:
             if self._log_fd is None or self._head_fd is None:
                 self._open_local()
-            with self._locked():
+            self._lock()
+            try:
                 return self._write_locked(record)
+            finally:
+                self._unlock()
         except OSError as error:
             if self.options.required:
                 raise AuditWriteError(
@@ -218,31 +227,32 @@ class AuditLog:
                 logger.warning("writing audit log %s failed: %s; the record was not kept", self.path, error)
             return None
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        assert self._head_fd is not None
+    def _lock(self) -> None:
+        """Take the exclusive flock on the head file that is at its path now."""
         while True:
+            assert self._head_fd is not None
             fcntl.flock(self._head_fd, fcntl.LOCK_EX)
             # A head file removed or replaced while we waited locks nothing for
             # the other writers, so lock the file that is at the path now.
-            if _is_file_at(head_path(self.path), self._head_fd):
-                break
+            if _stat_if_at(self._head_path_text, self._head_fd) is not None:
+                return
             fcntl.flock(self._head_fd, fcntl.LOCK_UN)
             os.close(self._head_fd)
             self._head_fd = None
-            self._head_fd = os.open(head_path(self.path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, self.options.file_mode)
-        try:
-            yield
-        finally:
+            self._open_head_file()
+
+    def _unlock(self) -> None:
+        if self._head_fd is not None:
             fcntl.flock(self._head_fd, fcntl.LOCK_UN)
 
     def _write_locked(self, record: Mapping[str, Any]) -> bytes:
-        if self._log_fd is None or not _is_file_at(self.path, self._log_fd):
+        opened = None if self._log_fd is None else _stat_if_at(self._path_text, self._log_fd)
+        if opened is None:
             # Another writer rotated the log, or someone moved or removed it.
             self._open_log_file()
-        assert self._log_fd is not None
-        size = os.fstat(self._log_fd).st_size
-        prev, partial, size = self._link_target(size)
+            assert self._log_fd is not None
+            opened = os.fstat(self._log_fd)
+        prev, partial, size = self._link_target(opened.st_size)
 
         if self.options.max_bytes and size >= self.options.max_bytes:
             self._rotate()
@@ -325,11 +335,13 @@ class AuditLog:
         return line
 
 
-def _is_file_at(path: Path, fd: int) -> bool:
-    """Tell whether an open file descriptor is the file now at `path`."""
+def _stat_if_at(path: str, fd: int) -> os.stat_result | None:
+    """Return the fstat of an open file if it is the file now at `path`, else None."""
     try:
         at_path = os.stat(path)
     except FileNotFoundError:
-        return False
+        return None
     opened = os.fstat(fd)
-    return (at_path.st_dev, at_path.st_ino) == (opened.st_dev, opened.st_ino)
+    if (at_path.st_dev, at_path.st_ino) != (opened.st_dev, opened.st_ino):
+        return None
+    return opened

@@ -83,10 +83,10 @@ def test_invalid_record_written_with_warning(tmp_path: Path, caplog: pytest.LogC
     path = tmp_path / "audit.jsonl"
     with open_audit_log(AuditOptions(path=path)) as log:
         with caplog.at_level(logging.WARNING, logger="guard.audit.session"):
-            AuditSession(log).emit("drift", variables="PATH", detail="changed")
+            AuditSession(log).emit("drift", variables=["PATH"], colour="red")
 
-    assert "variables: str" in caplog.text
-    assert records_of(path)[0]["variables"] == "PATH"
+    assert "detail: missing; colour: unexpected field" in caplog.text
+    assert records_of(path)[0]["colour"] == "red"
 
 
 def test_threads_share_one_session(tmp_path: Path) -> None:
