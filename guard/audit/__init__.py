@@ -1,7 +1,7 @@
 """The audit trail: a hash-chained JSON Lines log of every guarded launch, and its sinks.
 
-`open_audit_log` opens the log; an `AuditSession` writes the records of one
-launch; `verify_logs` checks the chain; `validate_record` checks one record
+`open_audit_log` opens the log, and an `AuditSession` writes the records of one
+launch. `verify_logs` checks the chain. `validate_record` checks one record
 against the schema that docs/audit.md documents.
 """
 

@@ -113,7 +113,7 @@ class Tail:
 def read_tail(fd: int, size: int, chunk_size: int = 65536) -> Tail:
     """Find the hash of the last complete line of an open log of `size` bytes.
 
-    `last_hash` is None when the file holds no complete line. `partial` is true
+    `last_hash` is None when the file contains no complete line. `partial` is true
     when the file does not end with a newline: a writer stopped mid-write, and the
     next record must start on a new line and link to the line before the partial one.
     """

@@ -1,4 +1,4 @@
-"""Where a log's rotated files are and in which order they were written."""
+"""Names of a log's rotated files, listed in the order they were written."""
 
 from __future__ import annotations
 

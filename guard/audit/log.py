@@ -57,8 +57,8 @@ class AuditOptions:
     - `required`: fail closed. Opening the log or a sink, or a later write to
       either, raises ConfigError instead of logging a warning.
     - `log_values`: also log the values of changed variables in `decision`
-      records; a value whose variable name contains a `redact` word (case
-      insensitive) is replaced by "[redacted]".
+      records. A value whose variable name contains a `redact` word (ignoring
+      case) is replaced by "[redacted]".
     - `fsync`: call fdatasync(2) after each record, so a record survives an OS
       crash or power loss, not only a crash of the guard. It costs throughput
       (see docs/benchmarks.md).
@@ -131,8 +131,8 @@ class AuditLog:
             self._open_local()
         except OSError as error:
             message = (
-                f"cannot open audit log {self.path}: {error.strerror}; fix the folder's permissions "
-                "or free disk space, or turn off audit_required in the policy"
+                f"opening audit log {self.path} failed: {error.strerror or error}; fix the folder's "
+                "permissions or free disk space, or turn off audit_required in the policy"
             )
             if self.options.required:
                 raise ConfigError(message) from error
@@ -142,7 +142,7 @@ class AuditLog:
             try:
                 sink.connect()
             except OSError as error:
-                message = f"cannot connect to audit sink {sink.spec}: {error.strerror or error}"
+                message = f"connecting to audit sink {sink.spec} failed: {error.strerror or error}"
                 if self.options.required:
                     self.close()
                     raise ConfigError(
@@ -176,10 +176,7 @@ class AuditLog:
             if self._local_failures:
                 logger.warning("%d audit records could not be written to %s", self._local_failures, self.path)
                 self._local_failures = 0
-            for fd in (self._log_fd, self._head_fd):
-                if fd is not None:
-                    os.close(fd)
-            self._log_fd = self._head_fd = None
+            self._close_files()
             for sink in self._sinks:
                 sink.close()
 
@@ -190,21 +187,26 @@ class AuditLog:
         self.close()
 
     def _open_local(self) -> None:
+        self._close_files()
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._open_head_file()
         self._open_log_file()
 
+    def _close_files(self) -> None:
+        for fd in (self._log_fd, self._head_fd):
+            if fd is not None:
+                os.close(fd)
+        self._log_fd = self._head_fd = None
+
     def _open_head_file(self) -> None:
-        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
-        self._head_fd = os.open(self._head_path_text, flags, self.options.file_mode)
+        self._head_fd = _open_file(self._head_path_text, os.O_RDWR, self.options.file_mode)
 
     def _open_log_file(self) -> None:
         if self._log_fd is not None:
             os.close(self._log_fd)
             self._log_fd = None
         # Read access too: the writer reads the file's tail to find the line to link to.
-        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-        self._log_fd = os.open(self._path_text, flags, self.options.file_mode)
+        self._log_fd = _open_file(self._path_text, os.O_RDWR | os.O_APPEND, self.options.file_mode)
         self._inode = os.fstat(self._log_fd).st_ino
 
     def _append_local(self, record: Mapping[str, Any]) -> bytes | None:
@@ -276,7 +278,7 @@ class AuditLog:
         return prev, tail.partial, size
 
     def _head_consistent(self, head: ChainHead, size: int, tail: Tail) -> bool:
-        """Tell whether the log still holds the record the head file names, or continues from it.
+        """Tell whether the log still contains the record the head file names, or continues from it.
 
         A head file for another inode was written before a rotation: the new
         file is empty, or its first record links to the head's record. Any other
@@ -333,6 +335,18 @@ class AuditLog:
         self._cached_position = (self._inode, new_size)
         self._cached_hash = digest
         return line
+
+
+def _open_file(path: str, flags: int, mode: int) -> int:
+    """Open a file, creating it with exactly `mode` (not reduced by the umask) if it is new."""
+    flags |= os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        return os.open(path, flags)
+    # A shared log needs its group bits even when the creating user's umask removes them.
+    os.fchmod(fd, mode)
+    return fd
 
 
 def _stat_if_at(path: str, fd: int) -> os.stat_result | None:

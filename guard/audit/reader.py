@@ -38,7 +38,7 @@ def parse_since(text: str, now: datetime) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class RecordFilter:
-    """Which records to show: by session id prefix, time and event kind.
+    """A selection of records by session id prefix, time and event kind.
 
     An event kind without a dot matches every event of that family, so
     "process" matches process.start and process.exit.

@@ -30,8 +30,8 @@ def render_record(record: dict[str, Any]) -> str:
 
 def render_summary(summary: SessionSummary) -> str:
     """Render a session summary as a short block of aligned lines."""
-    who = f"{summary.submituser or '?'}@{summary.submithost or '?'}"
-    lines = [f"session {summary.session}  {who}  {summary.started or '?'} .. {summary.ended or '?'}"]
+    submitter = f"{summary.submituser or '?'}@{summary.submithost or '?'}"
+    lines = [f"session {summary.session}  {submitter}  {summary.started or '?'} .. {summary.ended or '?'}"]
     lines.append(_row("request", f"{_words(summary.request)}  (shell {summary.shell or '?'}, mode {summary.mode or '?'})"))
     if summary.resolved:
         lines.append(_row("resolved", " ".join(summary.resolved)))

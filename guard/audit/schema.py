@@ -60,7 +60,7 @@ class FieldSpec:
 
 
 class Mode(enum.StrEnum):
-    """What the guarded launch does with the context."""
+    """The launch mode: an interactive shell, a command, a preview only, or the context's output."""
 
     INTERACTIVE = "interactive"
     COMMAND = "command"
@@ -69,7 +69,7 @@ class Mode(enum.StrEnum):
 
 
 class DecisionKind(enum.StrEnum):
-    """The answer recorded in a `decision` record."""
+    """The outcome recorded in a `decision` record."""
 
     APPROVE_ONCE = "approve_once"
     APPROVE_REMEMBER = "approve_remember"
@@ -77,7 +77,7 @@ class DecisionKind(enum.StrEnum):
 
 
 class DecidedBy(enum.StrEnum):
-    """Who or what gave the answer of a `decision` record."""
+    """The source of a decision: the user, the trust store, the --yes flag, the policy, or no terminal."""
 
     USER = "user"
     TRUST_STORE = "trust_store"
@@ -114,7 +114,7 @@ _PROCESS_FIELDS = (
     FieldSpec("uid", FieldType.INTEGER, nullable=True),
 )
 
-# How a process or the shell ended. In process.start they may be left out.
+# Exit fields of a process. A process.start record may leave them out.
 _EXIT_FIELDS = (
     FieldSpec("exit_status", FieldType.INTEGER, nullable=True),
     FieldSpec("signal", FieldType.STRING, nullable=True),
@@ -191,8 +191,8 @@ EVENT_FIELDS: Final[Mapping[str, tuple[FieldSpec, ...]]] = {
         FieldSpec("message", FieldType.STRING),
         FieldSpec("paths", FieldType.STRING_LIST),
     ),
-    # Written by the log itself when the file no longer holds, where the head
-    # file says, the record of the last append: it was changed outside the guard.
+    # Written by the log itself when the record of the last append no longer ends
+    # at the offset the head file records, because the file was changed outside the guard.
     "log.changed": (
         FieldSpec("path", FieldType.STRING),
         FieldSpec("head_size", FieldType.INTEGER),

@@ -7,7 +7,7 @@ carries the same hash chain and `verify` can check it. Transports:
 - udp: one datagram per message (RFC 5426).
 - tcp: octet-counted framing, `LENGTH SP MESSAGE` (RFC 6587, section 3.4.1).
 
-Collectors often cut messages at 8 KiB by default (rsyslog's maxMessageSize); a
+Collectors often cut messages at 8 KiB by default (rsyslog's maxMessageSize). A
 decision record with many variants is larger, so raise that limit on the collector.
 """
 
@@ -67,7 +67,7 @@ class Severity(enum.IntEnum):
 
 
 class Transport(enum.StrEnum):
-    """How a syslog message reaches the collector."""
+    """The transport that carries syslog messages to the collector."""
 
     UNIX = "unix"
     UDP = "udp"
@@ -76,7 +76,7 @@ class Transport(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SinkSpec:
-    """Where to send audit records: a syslog collector and how to reach it.
+    """The address of a syslog collector for audit records, and how to reach it.
 
     `address` is a socket path for unix and a host name or IP address for udp and
     tcp. `timeout` (seconds) bounds a TCP connect or send.
@@ -255,7 +255,7 @@ class SyslogSink:
         self._disconnect()
         self._retry_at = self._clock() + RETRY_SECONDS
         self._failures += 1
-        # The first failure of an outage is logged; the rest are counted and
+        # Only the first failure of an outage is logged. The rest are counted and
         # reported when the collector is back, so a long outage does not flood stderr.
         if self._failures == 1:
             logger.warning(

@@ -15,7 +15,7 @@ from guard.audit.schema import GENESIS_HASH, validate_record
 
 
 class ProblemKind(enum.StrEnum):
-    """What verify found wrong with a log."""
+    """A kind of problem that verify finds in a log."""
 
     # A line cut short by a writer that stopped mid-write; the chain skips it.
     TRUNCATED_LINE = "truncated_line"
@@ -96,7 +96,7 @@ class _Break:
 
 @dataclass(slots=True)
 class _ChainState:
-    """What the walk over the lines has seen so far."""
+    """The state of the walk over the lines of all files."""
 
     last_hash: str | None = None
     last_position: _Position | None = None
@@ -110,7 +110,7 @@ class _ChainState:
 def verify_logs(paths: Sequence[Path], check_schema: bool = False) -> VerifyReport:
     """Check the chain through `paths`, given oldest first (rotated files, then the log).
 
-    Raises FileNotFoundError or PermissionError when a file cannot be read.
+    Raises OSError when a file cannot be read.
     """
     state = _ChainState()
     for file_index, path in enumerate(paths):
@@ -132,8 +132,8 @@ def _file_order(paths: Sequence[Path], path: Path) -> int:
 
 
 def _verify_file(file_index: int, path: Path, state: _ChainState, check_schema: bool) -> None:
-    # Read the head before the log: writers only append, so the log read next is
-    # at least as long as the head says, unless records were removed.
+    # Read the head before the log. Writers only append, so the log read next is
+    # at least as long as the head records, unless records were removed.
     head, head_problem = _read_head_checked(path)
     if head_problem is not None:
         state.problems.append(head_problem)

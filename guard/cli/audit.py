@@ -75,7 +75,7 @@ def verify(files: tuple[Path, ...], log_path: Path | None, check_schema: bool) -
     try:
         report = verify_logs(paths, check_schema=check_schema)
     except OSError as error:
-        raise ConfigError(f"cannot read audit log {error.filename}: {error.strerror}") from error
+        raise ConfigError(f"reading audit log {error.filename} failed: {error.strerror}") from error
 
     for problem in report.problems:
         click.echo(str(problem))
@@ -138,8 +138,8 @@ def show(
         return
 
     records = list(read_records(paths))
-    wanted = {record.get("session") for record in records if record_filter.matches(record)}
-    summaries = summarize_sessions(record for record in records if record.get("session") in wanted)
+    selected_sessions = {record.get("session") for record in records if record_filter.matches(record)}
+    summaries = summarize_sessions(record for record in records if record.get("session") in selected_sessions)
     for index, session_summary in enumerate(summaries):
         if as_json:
             click.echo(json.dumps(session_summary.to_dict(), ensure_ascii=False))

@@ -87,7 +87,7 @@ def test_concurrent_rotation_keeps_chain_across_files(tmp_path: Path, children: 
 def test_sigkill_leaves_at_most_one_partial_line(tmp_path: Path, children: list) -> None:
     log = tmp_path / "audit.jsonl"
     partial_rounds = 0
-    # A kill lands mid-write only some of the time, so try several rounds; every
+    # A kill lands mid-write only some of the time, so try several rounds. Every
     # round must leave a log that verifies and that the next writer continues.
     for round_number in range(6):
         round_folder = tmp_path / f"round-{round_number}"
