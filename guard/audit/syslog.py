@@ -195,6 +195,7 @@ class SyslogSink:
 
         While the collector is down, records are dropped for this sink without a
         new attempt until RETRY_SECONDS have passed; the local log keeps them.
+        NOTE: dropped records are not spooled or resent when the collector is back.
         """
         sock = self._socket
         if sock is None:

@@ -101,6 +101,8 @@ class _ChainState:
     last_hash: str | None = None
     last_position: _Position | None = None
     records: int = 0
+    # NOTE: one entry per line of every file checked (roughly 200 bytes each), so
+    # checking millions of records at once takes hundreds of MiB of memory.
     positions: dict[str, _Position] = field(default_factory=dict)
     breaks: list[_Break] = field(default_factory=list)
     invalid_lines: list[_Position] = field(default_factory=list)

@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,8 @@ def test_optional_unreachable_sink_keeps_records(tmp_path: Path, caplog: pytest.
     assert "connecting to audit sink" in caplog.text
     assert verify_logs([path]).records == count
     # One warning for the outage and one count when the log closes, not one per record.
-    assert caplog.text.count("failed (") <= 1
+    assert caplog.text.count("failed (") == 1
+    assert f"{count} records were not sent" in caplog.text
 
 
 def test_required_sink_lost_later_raises(tmp_path: Path) -> None:
@@ -145,3 +147,16 @@ def test_shared_file_mode_ignores_umask(tmp_path: Path) -> None:
 def test_invalid_max_bytes_rejected(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="max_bytes"):
         AuditOptions(path=tmp_path / "audit.jsonl", max_bytes=-1)
+
+
+def test_child_processes_do_not_inherit_log(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    with open_audit_log(AuditOptions(path=path)) as log:
+        emit_session(AuditSession(log))
+        # close_fds=False passes every inheritable descriptor, as a launched shell would get them.
+        listing = subprocess.run(
+            ["ls", "-l", "/proc/self/fd/"], close_fds=False, capture_output=True, text=True, check=True
+        ).stdout
+
+    assert str(path) not in listing
+    assert "audit.jsonl.head" not in listing
