@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from guard.audit.syslog import SinkSpec
 from guard.errors import ConfigError
 from guard.findings import Severity
 from guard.rules.catalog import RULES_BY_ID
@@ -134,8 +135,11 @@ def _non_empty(item: str) -> str:
 
 
 def _sink_url(item: str) -> str:
-    if "://" not in item:
-        raise ValueError(f"invalid sink {item!r}; use a URL such as \"syslog+udp://127.0.0.1:5514\"")
+    # The audit module owns the sink syntax; a policy file is checked with the same parser.
+    try:
+        SinkSpec.parse(item)
+    except ConfigError as error:
+        raise ValueError(error.message) from None
     return item
 
 

@@ -127,9 +127,19 @@ def run_session(request: LaunchRequest, parts: Collaborators) -> int:
                          run_time=round(parts.clock() - started, 6), process_count=0)
         raise
     signal_number = -exit_code if exit_code < 0 else None
-    parts.audit.emit("session.end", exit_value=exit_code if exit_code >= 0 else None, signal=signal_number,
-                     run_time=round(parts.clock() - started, 6), process_count=process_count)
+    parts.audit.emit("session.end", exit_value=exit_code if exit_code >= 0 else None,
+                     signal=_signal_name(signal_number), run_time=round(parts.clock() - started, 6),
+                     process_count=process_count)
     return 128 + signal_number if signal_number else exit_code
+
+
+def _signal_name(number: int | None) -> str | None:
+    if number is None:
+        return None
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"SIG{number}"
 
 
 def _run_stages(request: LaunchRequest, parts: Collaborators) -> tuple[int, int]:
@@ -258,6 +268,8 @@ def _decide(assessment: Assessment, request: LaunchRequest, parts: Collaborators
                   for v in plan.variants],
         findings=[{"rule": f.rule, "severity": f.severity.label, "message": f.message} for f in assessment.findings],
         env_diff=assessment.diff.to_dict(),
+        # The audit log drops these unless the policy sets log_values, and redacts secrets.
+        env_values={name: plan.environ.get(name) for name in (*assessment.diff.added, *assessment.diff.changed)},
     )
     if decision.verdict is Verdict.APPROVE_REMEMBER:
         parts.trust.remember(assessment.fingerprint, assessment.identity, context_summary(plan))

@@ -44,9 +44,14 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(autouse=True)
 def reap_children():
-    """Kill and reap any child process a test left behind."""
+    """Kill and reap any child process a test left behind.
+
+    Processes that were running before the test (servers of module-scoped fixtures,
+    which pytest sets up first) are left to their fixtures.
+    """
+    before = {child.pid for child in psutil.Process().children(recursive=True)}
     yield
-    leftovers = psutil.Process().children(recursive=True)
+    leftovers = [child for child in psutil.Process().children(recursive=True) if child.pid not in before]
     for child in leftovers:
         try:
             child.kill()

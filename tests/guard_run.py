@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from guard.audit import validate_record
+
 GUARD = [sys.executable, "-m", "guard"]
 
 
@@ -25,11 +27,15 @@ def audit_path() -> Path:
 
 
 def audit_records() -> list[dict[str, Any]]:
-    """All records of the test's audit log, in order."""
+    """All records of the test's audit log, in order, each checked against the documented schema."""
     path = audit_path()
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for record in records:
+        problems = validate_record(record)
+        assert not problems, f"{record['event']} record does not match docs/audit.md: {problems}"
+    return records
 
 
 def records_of(session: str) -> list[dict[str, Any]]:

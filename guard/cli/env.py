@@ -10,7 +10,7 @@ import click
 from rez.config import config
 from rez.system import system
 
-from guard.audit import AuditOptions, AuditSession, open_audit_log
+from guard.audit import AuditOptions, AuditSession, SinkSpec, open_audit_log
 from guard.errors import UsageError
 from guard.cli.ui import TerminalUI
 from guard.paths import GuardPaths
@@ -185,7 +185,13 @@ def load_collaborators(request: LaunchRequest) -> Collaborators:
     trust = TrustStore(paths.trust_store)
     # Read the store now, before the fork, so a corrupt store fails the launch early.
     trust.lookup("", "")
-    log = open_audit_log(AuditOptions(path=paths.audit_log, required=policy.audit_required))
+    log = open_audit_log(AuditOptions(
+        path=paths.audit_log,
+        sinks=tuple(SinkSpec.parse(sink) for sink in policy.audit_sinks),
+        required=policy.audit_required,
+        log_values=policy.log_values,
+        redact=policy.redact,
+    ))
     return Collaborators(
         paths=paths,
         policy=policy,

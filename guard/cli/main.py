@@ -8,6 +8,7 @@ import sys
 import click
 
 from guard import __version__
+from guard.cli.audit import audit
 from guard.cli.env import env
 from guard.cli.policy import policy_group
 from guard.cli.trust import trust_group
@@ -23,6 +24,7 @@ def cli() -> None:
 
 
 cli.add_command(env)
+cli.add_command(audit)
 cli.add_command(policy_group)
 cli.add_command(trust_group)
 

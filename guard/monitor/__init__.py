@@ -36,8 +36,8 @@ class ProcessEvent:
     sampled: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {"pid": self.pid, "ppid": self.ppid, "start_time": self.start_time,
-                "argv": list(self.argv), "sampled": self.sampled}
+        return {"pid": self.pid, "ppid": self.ppid, "start_time": self.start_time, "exe": None,
+                "argv": list(self.argv), "cwd": None, "uid": None, "sampled": self.sampled}
 
 
 @dataclass(frozen=True)

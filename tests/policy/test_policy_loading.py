@@ -45,7 +45,7 @@ non_interactive_max_severity = "warn"
 required = false
 log_values = false
 redact = ["*TOKEN*"]
-sinks = ["syslog+udp://127.0.0.1:5514"]
+sinks = ["udp://127.0.0.1:5514"]
 
 [monitor]
 backend = "psutil"
@@ -99,7 +99,7 @@ def test_system_file_sets_everything(paths: GuardPaths):
     assert policy.audit_required is False
     assert policy.log_values is False
     assert policy.redact == ("*TOKEN*",)
-    assert policy.audit_sinks == ("syslog+udp://127.0.0.1:5514",)
+    assert policy.audit_sinks == ("udp://127.0.0.1:5514",)
     assert policy.monitor_backend == "psutil"
     assert policy.monitor_exit_policy == "report"
 
@@ -182,7 +182,7 @@ def test_user_can_tighten_everything(paths: GuardPaths):
     write(paths.system_policy, FULL_SYSTEM_POLICY)
     write(paths.user_policy, (
         '[approval]\nallow_yes = false\nnon_interactive = "deny"\nnon_interactive_max_severity = "info"\n'
-        '[audit]\nrequired = true\nredact = ["*SECRET*"]\nsinks = ["file:///tmp/audit.jsonl"]\n'
+        '[audit]\nrequired = true\nredact = ["*SECRET*"]\nsinks = ["tcp://127.0.0.1:6514"]\n'
         '[commands]\ncommon = ["houdini"]\n[repositories]\ntrust_local = false\n'
     ))
 
@@ -193,7 +193,7 @@ def test_user_can_tighten_everything(paths: GuardPaths):
     assert policy.non_interactive is NonInteractive.DENY
     assert policy.audit_required is True
     assert policy.redact == ("*TOKEN*", "*SECRET*")
-    assert policy.audit_sinks == ("syslog+udp://127.0.0.1:5514", "file:///tmp/audit.jsonl")
+    assert policy.audit_sinks == ("udp://127.0.0.1:5514", "tcp://127.0.0.1:6514")
     assert policy.common_commands == ("maya", "nuke", "houdini")
     assert policy.trust_local_packages is False
 
