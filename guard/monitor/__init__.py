@@ -37,7 +37,8 @@ class ProcessEvent:
 
     def to_dict(self) -> dict[str, Any]:
         return {"pid": self.pid, "ppid": self.ppid, "start_time": self.start_time, "exe": None,
-                "argv": list(self.argv), "cwd": None, "uid": None, "sampled": self.sampled}
+                "argv": list(self.argv), "cwd": None, "uid": None, "sampled": self.sampled,
+                **({"exit_status": None, "signal": None, "lifetime": None} if self.kind == "process.exit" else {})}
 
 
 @dataclass(frozen=True)
