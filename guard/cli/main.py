@@ -9,6 +9,8 @@ import click
 
 from guard import __version__
 from guard.cli.env import env
+from guard.cli.hooks import hooks
+from guard.cli.status import status
 from guard.errors import ExitCode, GuardError
 
 logger = logging.getLogger("guard")
@@ -21,6 +23,8 @@ def cli() -> None:
 
 
 cli.add_command(env)
+cli.add_command(hooks)
+cli.add_command(status)
 
 
 def _wants_debug(argv: list[str]) -> bool:
