@@ -1,4 +1,4 @@
-"""The companion wheel holds the entry points, pinned metadata and a valid RECORD."""
+"""The companion wheel contains the entry points, pinned metadata and a valid RECORD."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _read(wheel: Path) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
-def test_wheel_holds_only_metadata(tmp_path: Path) -> None:
+def test_wheel_contains_only_metadata(tmp_path: Path) -> None:
     files = _read(build_wheel(tmp_path))
     assert set(files) == {f"{DIST_INFO}/{name}" for name in ("METADATA", "WHEEL", "entry_points.txt", "RECORD")}
 

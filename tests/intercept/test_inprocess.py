@@ -1,8 +1,8 @@
 """The guarded shell classes record the same plan in rez's process as the isolated recorder does.
 
 These tests hand rez's real `execute_shell` the guarded classes by replacing the
-`create_shell` it calls, which is what registering them as plugins achieves;
-the end-to-end tests in test_hooks_e2e.py install the real hooks.
+`create_shell` it calls, which has the effect of registering them as plugins.
+The end-to-end tests in test_hooks_e2e.py install the real hooks.
 """
 
 from __future__ import annotations
