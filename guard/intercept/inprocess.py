@@ -195,6 +195,8 @@ def launch_in_process(spawn: SpawnArguments, actions: Sequence[Action], site: La
     try:
         process, monitor = _approve_and_spawn(plan, request, parts, spawn, site)
     except BaseException as error:
+        # NOTE: in rez's command-line tools, Ctrl-C at the prompt runs rez's own SIGINT handler, which
+        # exits 1 at once: recorded here as SystemExit, and no shell starts, but it is not a `deny` answer.
         exit_code = int(error.exit_code) if isinstance(error, GuardError) else 70
         message = error.message if isinstance(error, GuardError) else str(error)
         parts.audit.emit("error", error=type(error).__name__, message=message, exit_code=exit_code)
