@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rez.config import config
-from rez.shells import create_shell
 
 from guard.errors import LaunchFailed
+from guard.intercept.plain import create_plain_shell
 from guard.plan import Op, SourcedFile, StartupPlan
 from guard.request import LaunchRequest
 
@@ -42,7 +42,7 @@ class SessionDir:
     def create(cls, shell: str) -> SessionDir:
         root = config.context_tmpdir or None
         path = Path(tempfile.mkdtemp(prefix="rez-guard_", dir=root))
-        extension = create_shell(shell).file_extension()
+        extension = create_plain_shell(shell).file_extension()
         return cls(path=path, rxt_file=path / "context.rxt", context_file=path / f"context.{extension}")
 
     def remove(self) -> None:
@@ -137,7 +137,7 @@ def spawn_shell(
     if rxt_file == str(session_dir.rxt_file):
         session_dir.rxt_file.write_text(rxt_text, encoding="utf-8")
 
-    shell = create_shell(plan.shell)
+    shell = create_plain_shell(plan.shell)
     command: str | None = request.command
     if request.argv is not None:
         command = shell.join(list(request.argv)) if request.argv else ""

@@ -22,6 +22,9 @@ class Phase(enum.StrEnum):
     PRE_COMMANDS = "pre_commands"
     COMMANDS = "commands"
     POST_COMMANDS = "post_commands"
+    # rez-build and rez-test run these package functions into the same script.
+    PRE_BUILD_COMMANDS = "pre_build_commands"
+    PRE_TEST_COMMANDS = "pre_test_commands"
 
 
 class Op(enum.StrEnum):

@@ -10,15 +10,15 @@ the script the shell runs is made from exactly the recorded calls.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rez.config import config
 from rez.resolved_context import ResolvedContext
 from rez.rex import ActionInterpreter, EscapedString, RexExecutor
-from rez.shells import create_shell
 
+from guard.intercept.plain import create_plain_shell
 from guard.plan import Action, Op, Phase, ResolvedVariant, Segment, StartupPlan
 
 _PHASE_HEADERS = {phase.value: phase for phase in (Phase.PRE_COMMANDS, Phase.COMMANDS, Phase.POST_COMMANDS)}
@@ -211,7 +211,7 @@ def record_plan(
 ) -> StartupPlan:
     """Evaluate the context's commands once for `settings.shell` and return the plan."""
     attribution = _Attribution()
-    recorder = RecordingInterpreter(create_shell(settings.shell), attribution)
+    recorder = RecordingInterpreter(create_plain_shell(settings.shell), attribution)
     parent_variables = True if config.all_parent_variables else config.parent_variables
     executor = _RecordingExecutor(
         attribution,
@@ -227,18 +227,26 @@ def record_plan(
     executor.env.REZ_SHELL_INIT_TIMESTAMP = str(int(clock()))
     executor.env.REZ_SHELL_INTERACTIVE = "1" if settings.interactive else "0"
     context._execute_bundle_post_actions_callback(executor)
+    return build_plan(context, settings.shell, recorder.actions, executor.manager.environ)
 
-    manager = executor.manager
+
+def build_plan(
+    context: ResolvedContext,
+    shell: str,
+    actions: Sequence[Action],
+    environ: Mapping[str, str],
+) -> StartupPlan:
+    """Return the plan of recorded actions, given the variables rez computed for them."""
     unset = tuple(sorted(
-        action.key for action in recorder.actions
-        if action.op is Op.UNSETENV and action.key is not None and action.key not in manager.environ
+        action.key for action in actions
+        if action.op is Op.UNSETENV and action.key is not None and action.key not in environ
     ))
     return StartupPlan(
-        shell=settings.shell,
+        shell=shell,
         request=tuple(str(request) for request in context.requested_packages(include_implicit=False)),
         variants=describe_variants(context),
-        actions=tuple(recorder.actions),
-        environ={str(key): str(value) for key, value in manager.environ.items()},
+        actions=tuple(actions),
+        environ={str(key): str(value) for key, value in environ.items()},
         unset=unset,
         package_paths=tuple(str(path) for path in context.package_paths),
     )
@@ -246,7 +254,7 @@ def record_plan(
 
 def detect_system_paths(shell: str) -> None:
     """Run rez's system path detection now, so the child never has to start a process."""
-    create_shell(shell).get_syspaths()
+    create_plain_shell(shell).get_syspaths()
 
 
 def default_parent_environ() -> dict[str, str]:

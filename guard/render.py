@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from rez.config import config
 from rez.rex import EscapedString
-from rez.shells import Shell, create_shell
+from rez.shells import Shell
 
+from guard.intercept.plain import create_plain_shell
 from guard.plan import Action, Op, Segment, StartupPlan
 
 
@@ -70,7 +71,7 @@ def _replay(shell: Shell, action: Action) -> None:
 
 def render_script(plan: StartupPlan) -> str:
     """Return the context script for the plan's shell, made only from its recorded actions."""
-    shell = create_shell(plan.shell)
+    shell = create_plain_shell(plan.shell)
     for action in plan.actions:
         _replay(shell, action)
     return shell.get_output()

@@ -113,6 +113,8 @@ def run_session(request: LaunchRequest, parts: Collaborators) -> int:
         rxt_file=request.input,
         mode=request.mode,
         command=request.command_text,
+        isolated=True,
+        route="env",
     )
     try:
         exit_code, process_count = _run_stages(request, parts)
@@ -149,11 +151,11 @@ def _run_stages(request: LaunchRequest, parts: Collaborators) -> tuple[int, int]
         if request.output:
             _write_output(request, outcome, parts)
             return 0, 0
-        assessment = _assess(outcome.plan, request, parts)
+        assessment = assess_plan(outcome.plan, request, parts)
         if request.preview:
             _show_preview(assessment, request, parts)
             return 0, 0
-        decision = _decide(assessment, request, parts)
+        decision = decide_launch(assessment, request, parts)
         if not decision.approved:
             raise Denied(f"launch denied ({decision.decided_by.value}): {decision.reason}")
         return _launch(assessment.plan, request, parts, session_dir, outcome)
@@ -200,7 +202,8 @@ def _write_output(request: LaunchRequest, outcome: ResolveOutcome, parts: Collab
         raise UsageError(f"cannot write the context to {request.output}: {error.strerror}") from error
 
 
-def _assess(plan: StartupPlan | None, request: LaunchRequest, parts: Collaborators) -> Assessment:
+def assess_plan(plan: StartupPlan | None, request: LaunchRequest, parts: Collaborators) -> Assessment:
+    """Add sourced-file snapshots and startup files to the plan, then compute findings, fingerprint and env diff."""
     if plan is None:
         raise InternalError("the recording child returned no plan for a solved context")
     plan = with_sourced_files(plan, parts.parent_environ)
@@ -240,7 +243,8 @@ def _preview_text(assessment: Assessment, show_rez: bool) -> str:
     return render_preview(assessment.plan, assessment.diff, assessment.findings, options)
 
 
-def _decide(assessment: Assessment, request: LaunchRequest, parts: Collaborators) -> Decision:
+def decide_launch(assessment: Assessment, request: LaunchRequest, parts: Collaborators) -> Decision:
+    """Decide from the trust store, the policy or the prompt; audit and remember the decision."""
     trust_state = parts.trust.lookup(assessment.fingerprint, assessment.identity)
     decision = decide_without_prompt(
         assessment.findings, trust_state, parts.policy, yes=request.yes, interactive=parts.interactive)

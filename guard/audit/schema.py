@@ -132,6 +132,8 @@ EVENT_FIELDS: Final[Mapping[str, tuple[FieldSpec, ...]]] = {
         FieldSpec("mode", FieldType.STRING, choices=_choices(Mode)),
         FieldSpec("command", FieldType.STRING, nullable=True),
         FieldSpec("isolated", FieldType.BOOLEAN, required=False),
+        FieldSpec("route", FieldType.STRING, required=False),
+        FieldSpec("caller", FieldType.STRING, required=False, nullable=True),
     ),
     "decision": (
         FieldSpec("decision", FieldType.STRING, choices=_choices(DecisionKind)),

@@ -10,7 +10,9 @@ import click
 from guard import __version__
 from guard.cli.audit import audit
 from guard.cli.env import env
+from guard.cli.hooks import hooks
 from guard.cli.policy import policy_group
+from guard.cli.status import status
 from guard.cli.trust import trust_group
 from guard.errors import ExitCode, GuardError
 
@@ -27,6 +29,8 @@ cli.add_command(env)
 cli.add_command(audit)
 cli.add_command(policy_group)
 cli.add_command(trust_group)
+cli.add_command(hooks)
+cli.add_command(status)
 
 
 def _wants_debug(argv: list[str]) -> bool:
