@@ -31,19 +31,22 @@ from guard.errors import (
     ResolveFailed,
     UsageError,
 )
-from guard.findings import Finding
+from guard.findings import Finding, Severity
 from guard.fingerprint import fingerprint
-from guard.isolation import run_isolated
+from guard.isolation import probe_sandbox, run_isolated
 from guard.launch import SessionDir, check_sourced_unchanged, spawn_shell, with_sourced_files
 from guard.monitor import MonitorOptions, ProcessEvent, become_subreaper, prepare
 from guard.paths import GuardPaths
 from guard.plan import StartupPlan
 from guard.policy import Policy
-from guard.preview import PreviewOptions, render_preview, summary_line
+from guard.preview import PreviewOptions, printable, render_preview, summary_line
 from guard.record import detect_system_paths
 from guard.render import render_script
 from guard.request import LaunchRequest
-from guard.resolve import ResolveOutcome, SessionFiles, resolve_and_record
+from guard.resolve import ResolveOutcome, SessionFiles, package_paths, resolve_and_record
+from guard.sandbox import SandboxReport, SandboxSummary, build_options
+from guard.sandbox.findings import SandboxOutcome, default_severity, denial_findings, describe_denials
+from guard.sandbox.rezwork import prepare_in_parent
 from guard.trust import TrustState, TrustStore, context_identity
 from shells import startup_files
 
@@ -94,11 +97,13 @@ class Assessment:
     fingerprint: str
     diff: EnvDiff
     identity: str
+    sandbox: SandboxSummary = field(default_factory=SandboxSummary)
 
 
 def run_session(request: LaunchRequest, parts: Collaborators) -> int:
     """Run one guarded launch and return the exit code (the shell's, when one ran)."""
     started = parts.clock()
+    sandbox = probe_sandbox(build_options(parts.paths, package_paths(request)))
     parts.audit.emit(
         "session.start",
         submitcwd=os.getcwd(),
@@ -109,6 +114,7 @@ def run_session(request: LaunchRequest, parts: Collaborators) -> int:
         rxt_file=request.input,
         mode=request.mode,
         command=request.command_text,
+        sandbox=sandbox.to_dict(),
     )
     try:
         exit_code, process_count = _run_stages(request, parts)
@@ -131,11 +137,11 @@ def run_session(request: LaunchRequest, parts: Collaborators) -> int:
 def _run_stages(request: LaunchRequest, parts: Collaborators) -> tuple[int, int]:
     session_dir = SessionDir.create(request.shell)
     try:
-        outcome = _resolve_isolated(request, parts, session_dir)
+        outcome, sandbox = _resolve_isolated(request, parts, session_dir)
         if request.output:
             _write_output(request, outcome, parts)
             return 0, 0
-        assessment = _assess(outcome.plan, request, parts)
+        assessment = _assess(outcome.plan, request, parts, sandbox)
         if request.preview:
             _show_preview(assessment, request, parts)
             return 0, 0
@@ -148,15 +154,26 @@ def _run_stages(request: LaunchRequest, parts: Collaborators) -> tuple[int, int]
             session_dir.remove()
 
 
-def _resolve_isolated(request: LaunchRequest, parts: Collaborators, session_dir: SessionDir) -> ResolveOutcome:
+def _resolve_isolated(
+    request: LaunchRequest,
+    parts: Collaborators,
+    session_dir: SessionDir,
+) -> tuple[ResolveOutcome, SandboxOutcome]:
     detect_system_paths(request.shell)
+    prepare_in_parent()
     files = SessionFiles(rxt_file=str(session_dir.rxt_file), context_file=str(session_dir.context_file))
     environ = dict(parts.parent_environ)
+    options = build_options(parts.paths, package_paths(request))
     before = integrity.snapshot(parts.paths.protected_dirs)
 
-    result = run_isolated(lambda: resolve_and_record(request, files, environ).to_dict())
+    result = run_isolated(lambda: resolve_and_record(request, files, environ).to_dict(), options)
 
+    report = result.report
+    if report.output:
+        parts.ui.show(_child_output_text(report))
+    parts.audit.emit("sandbox", **report.to_dict())
     changed = integrity.changed_paths(before, integrity.snapshot(parts.paths.protected_dirs))
+    changed = sorted({*changed, *report.protected_changes})
     if changed:
         parts.audit.emit("alert", message="package code changed the guard's own folders while it ran", paths=changed)
         raise IntegrityAlert(
@@ -164,13 +181,28 @@ def _resolve_isolated(request: LaunchRequest, parts: Collaborators, session_dir:
             "the launch is denied: inspect the packages and `rez-guard audit show`")
     if result.failure is not None:
         error_type = _CHILD_FAILURES.get(result.failure.kind, InternalError)
-        raise error_type(result.failure.message)
+        denials = describe_denials(report.denied)
+        raise error_type(f"{result.failure.message}; {denials}" if denials else result.failure.message)
 
     outcome = ResolveOutcome.from_dict(result.value)
     if not outcome.solved:
         parts.ui.show(outcome.failure_text.rstrip())
         raise ResolveFailed("resolve failed: no set of package versions satisfies the request; see the conflict above")
-    return outcome
+    variants = outcome.plan.variants if outcome.plan is not None else ()
+    findings = denial_findings(report.denied, lambda rule: _sandbox_severity(parts.policy, rule), variants)
+    return outcome, SandboxOutcome(report.summary, findings)
+
+
+def _sandbox_severity(policy: Policy, rule: str) -> Severity:
+    return policy.severities.get(rule, default_severity(rule))
+
+
+def _child_output_text(report: SandboxReport) -> str:
+    # What rez and package code printed, escaped line by line so it cannot drive the terminal.
+    lines = [printable(line) for line in report.output.rstrip("\n").split("\n")]
+    if report.output_truncated:
+        lines.append("(output of the recording child truncated)")
+    return "\n".join(lines)
 
 
 def _write_output(request: LaunchRequest, outcome: ResolveOutcome, parts: Collaborators) -> None:
@@ -183,20 +215,26 @@ def _write_output(request: LaunchRequest, outcome: ResolveOutcome, parts: Collab
         raise UsageError(f"cannot write the context to {request.output}: {error.strerror}") from error
 
 
-def _assess(plan: StartupPlan | None, request: LaunchRequest, parts: Collaborators) -> Assessment:
+def _assess(
+    plan: StartupPlan | None,
+    request: LaunchRequest,
+    parts: Collaborators,
+    sandbox: SandboxOutcome,
+) -> Assessment:
     if plan is None:
         raise InternalError("the recording child returned no plan for a solved context")
     plan = with_sourced_files(plan, parts.parent_environ)
     command = request.command_text
     plan = replace(plan, startup_files=startup_files(
         plan.shell, request.rcfile, request.norc, request.stdin, command))
-    findings = assess(plan, parts.policy)
+    findings = (*assess(plan, parts.policy), *sandbox.findings)
     return Assessment(
         plan=plan,
         findings=findings,
         fingerprint=fingerprint(plan),
         diff=diff_environ(plan, parts.parent_environ),
         identity=context_identity(plan),
+        sandbox=sandbox.summary,
     )
 
 
@@ -207,6 +245,7 @@ def preview_document(assessment: Assessment) -> dict[str, Any]:
         "identity": assessment.identity,
         "env_diff": assessment.diff.to_dict(),
         "findings": [finding.to_dict() for finding in assessment.findings],
+        "sandbox": assessment.sandbox.to_dict(),
         "plan": assessment.plan.to_dict(),
     }
 
@@ -220,7 +259,8 @@ def _show_preview(assessment: Assessment, request: LaunchRequest, parts: Collabo
 
 def _preview_text(assessment: Assessment, show_rez: bool) -> str:
     options = PreviewOptions(show_rez=show_rez, fingerprint=assessment.fingerprint)
-    return render_preview(assessment.plan, assessment.diff, assessment.findings, options)
+    text = render_preview(assessment.plan, assessment.diff, assessment.findings, options)
+    return f"{text}\n  {printable(assessment.sandbox.describe())}"
 
 
 def _decide(assessment: Assessment, request: LaunchRequest, parts: Collaborators) -> Decision:
