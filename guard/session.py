@@ -168,12 +168,13 @@ def _resolve_isolated(
 
     result = run_isolated(lambda: resolve_and_record(request, files, environ).to_dict(), options)
 
+    # Snapshot before writing any record: appending to the audit log changes files in the guard's folders.
+    changed = integrity.changed_paths(before, integrity.snapshot(parts.paths.protected_dirs))
     report = result.report
+    changed += [change for change in report.protected_changes if change not in changed]
     if report.output:
         parts.ui.show(_child_output_text(report))
     parts.audit.emit("sandbox", **report.to_dict())
-    changed = integrity.changed_paths(before, integrity.snapshot(parts.paths.protected_dirs))
-    changed = sorted({*changed, *report.protected_changes})
     if changed:
         parts.audit.emit("alert", message="package code changed the guard's own folders while it ran", paths=changed)
         raise IntegrityAlert(

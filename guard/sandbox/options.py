@@ -30,9 +30,10 @@ from guard.sandbox.report import ALL_LAYERS, Layer
 logger = logging.getLogger(__name__)
 
 DEV_NULL = Path("/dev/null")
-# Files in the protected folders that change while any guard runs (another
-# session may append to the audit log or take a lock), so the watch ignores them.
-WATCH_IGNORED_NAMES = frozenset({"audit.jsonl"})
+# Files in the protected folders that change while any guard runs, because another
+# session may append to the audit log (and its head and rotated files) or take a
+# lock. The watch ignores them; the audit log's own checks cover it.
+WATCH_IGNORED_PREFIXES = ("audit.jsonl",)
 WATCH_IGNORED_SUFFIXES = (".lock",)
 
 

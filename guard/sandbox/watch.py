@@ -15,7 +15,7 @@ import struct
 from collections.abc import Iterable
 from pathlib import Path
 
-from guard.sandbox.options import WATCH_IGNORED_NAMES, WATCH_IGNORED_SUFFIXES
+from guard.sandbox.options import WATCH_IGNORED_PREFIXES, WATCH_IGNORED_SUFFIXES
 from guard.sandbox.report import Layer, LayerState
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ _EVENT_HEADER = struct.Struct("iIII")
 
 
 def _ignored(name: str) -> bool:
-    return name in WATCH_IGNORED_NAMES or name.endswith(WATCH_IGNORED_SUFFIXES)
+    return name.startswith(WATCH_IGNORED_PREFIXES) or name.endswith(WATCH_IGNORED_SUFFIXES)
 
 
 class ProtectedWatch:

@@ -39,8 +39,13 @@ def test_watch_sees_open_for_writing(guard_paths):
 
 def test_watch_ignores_audit_log(guard_paths):
     audit_log = guard_paths.audit_log
+    head = audit_log.with_name(audit_log.name + ".head")
 
-    result = run_isolated(lambda: audit_log.open("a").write("{}\n"), watch_only(guard_paths))
+    def task() -> None:
+        audit_log.open("a").write("{}\n")
+        head.write_text("0 0")
+
+    result = run_isolated(task, watch_only(guard_paths))
 
     assert result.report.protected_changes == ()
 
