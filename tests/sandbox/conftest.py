@@ -21,6 +21,7 @@ import pytest
 
 import guard
 from guard.paths import GuardPaths
+from guard.trust import TrustStore
 
 WORKTREE = Path(guard.__file__).resolve().parent.parent
 NOBODY = pwd.getpwnam("nobody")
@@ -56,11 +57,11 @@ def reap_children() -> Iterator[None]:
 
 @pytest.fixture
 def guard_paths(tmp_path: Path) -> GuardPaths:
-    """The guard's folders under tmp_path, created, with a trust store file in place."""
+    """The guard's folders under tmp_path, created, with a trust store that remembers one other context."""
     paths = GuardPaths.from_environ(os.environ)
     for folder in paths.protected_dirs:
         folder.mkdir(parents=True, exist_ok=True)
-    paths.trust_store.write_text('{"approvals": {}}\n', encoding="utf-8")
+    TrustStore(paths.trust_store).remember("f" * 64, "another context", {"request": ["other"]})
     return paths
 
 
