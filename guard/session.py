@@ -117,7 +117,7 @@ def run_session(request: LaunchRequest, parts: Collaborators) -> int:
         sandbox=sandbox.to_dict(),
     )
     try:
-        exit_code, process_count = _run_stages(request, parts)
+        exit_code, process_count = _run_stages(request, parts, sandbox)
     except GuardError as error:
         parts.audit.emit("error", error=type(error).__name__, message=error.message, exit_code=int(error.exit_code))
         parts.audit.emit("session.end", exit_value=int(error.exit_code), signal=None,
@@ -134,10 +134,10 @@ def run_session(request: LaunchRequest, parts: Collaborators) -> int:
     return 128 + signal_number if signal_number else exit_code
 
 
-def _run_stages(request: LaunchRequest, parts: Collaborators) -> tuple[int, int]:
+def _run_stages(request: LaunchRequest, parts: Collaborators, probed: SandboxSummary) -> tuple[int, int]:
     session_dir = SessionDir.create(request.shell)
     try:
-        outcome, sandbox = _resolve_isolated(request, parts, session_dir)
+        outcome, sandbox = _resolve_isolated(request, parts, session_dir, probed)
         if request.output:
             _write_output(request, outcome, parts)
             return 0, 0
@@ -158,6 +158,7 @@ def _resolve_isolated(
     request: LaunchRequest,
     parts: Collaborators,
     session_dir: SessionDir,
+    probed: SandboxSummary,
 ) -> tuple[ResolveOutcome, SandboxOutcome]:
     detect_system_paths(request.shell)
     prepare_in_parent()
@@ -174,7 +175,8 @@ def _resolve_isolated(
     changed += [change for change in report.protected_changes if change not in changed]
     if report.output:
         parts.ui.show(_child_output_text(report))
-    parts.audit.emit("sandbox", **report.to_dict())
+    if report.has_news(probed):
+        parts.audit.emit("sandbox", **report.to_dict())
     if changed:
         parts.audit.emit("alert", message="package code changed the guard's own folders while it ran", paths=changed)
         raise IntegrityAlert(

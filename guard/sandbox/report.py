@@ -146,6 +146,15 @@ class SandboxReport:
     output_truncated: bool = False
     denied_dropped: int = 0
 
+    def has_news(self, probed: SandboxSummary) -> bool:
+        """True when the report adds to `probed`, the summary that `session.start` recorded.
+
+        That is when something was denied, detected or cut, or when other layers
+        were active than the probe found.
+        """
+        return bool(self.denied or self.protected_changes or self.denied_dropped or self.output_truncated
+                    or self.summary.active != probed.active)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.summary.to_dict(),

@@ -242,3 +242,17 @@ def test_unhandled_denial_names_sandbox(repository, guard_paths, write_package):
     with pytest.raises(PackageError, match=r"the sandbox denied write .*trust\.json"):
         run_guarded(request, guard_paths)
     assert trust.read_bytes() == trust_before
+
+
+def test_clean_session_writes_no_sandbox_record(repository, guard_paths, write_package):
+    write_package(repository, "clean", "def commands():\n    env.CLEAN = '1'\n")
+    request = LaunchRequest(packages=("clean",), paths=str(repository), preview=True, json=True, shell="bash")
+
+    session = run_guarded(request, guard_paths)
+
+    # session.start already records the layers; a sandbox record would only repeat them.
+    assert session.events("sandbox") == []
+    (start,) = session.events("session.start")
+    preview = json.loads(session.ui.outputs[-1])
+    assert start["sandbox"]["active"] == preview["sandbox"]["active"]
+    assert "seccomp" in start["sandbox"]["active"]

@@ -13,7 +13,7 @@ import pytest
 from guard.errors import InternalError
 from guard.isolation import probe_sandbox, run_isolated
 from guard.sandbox.options import SandboxOptions
-from guard.sandbox.report import ALL_LAYERS, Layer
+from guard.sandbox.report import ALL_LAYERS, Layer, SandboxSummary
 
 
 class Interrupted(Exception):
@@ -87,3 +87,14 @@ def test_interrupted_run_kills_child():
 
     children_after = {process.pid for process in psutil.Process().children(recursive=True)}
     assert children_after <= children_before
+
+
+def test_report_news_only_beyond_probe():
+    probed = probe_sandbox(SandboxOptions())
+
+    quiet = run_isolated(lambda: None).report
+    loud = run_isolated(lambda: os.kill(os.getppid(), 0)).report
+
+    assert not quiet.has_news(probed)
+    assert loud.has_news(probed)
+    assert quiet.has_news(SandboxSummary(()))
