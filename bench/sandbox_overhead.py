@@ -9,6 +9,7 @@ HOME and the XDG folders point at a temporary folder for the run.
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -28,6 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main(rounds: int) -> None:
     home = Path(tempfile.mkdtemp(prefix="rez-guard-bench_"))
+    try:
+        measure(rounds, home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def measure(rounds: int, home: Path) -> None:
+    """Time the recordings and the probe with HOME and the XDG folders in `home`, and print the results."""
     os.environ["HOME"] = str(home)
     for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
         os.environ[name] = str(home / name.lower())
