@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 # The rez.system values that ResolvedContext and the implicit packages read.
 _SYSTEM_VALUES = ("platform", "arch", "os", "variant", "hostname", "user", "home")
 # rez settings the child turns off, and the value it sets.
+# NOTE: context tracking is then never sent for the guarded launch, and the package
+# cache is not filled; neither is done after the child either.
 _CHILD_OVERRIDES = {
     "write_package_cache": False,
     "memcached_uri": [],

@@ -103,6 +103,7 @@ class Supervisor:
                 os.close(listener)
 
     def _serve_until_exit(self) -> None:
+        # NOTE: there is no time limit; package code that never returns keeps the guard here until interrupted.
         pidfd = _open_pidfd(self._pid)
         if pidfd is None:
             while not _has_exited(self._pid):

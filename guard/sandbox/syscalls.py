@@ -200,4 +200,5 @@ X86_64 = SyscallTable(
     ),
 )
 
+# NOTE: only x86_64 has a table, so on aarch64 and other machines the seccomp layer is off.
 TABLES = {X86_64.machine: X86_64}
