@@ -70,4 +70,9 @@ def changed_paths(before: dict[str, FileState], after: dict[str, FileState]) -> 
     A new file also changes its folder; listing the deepest paths first names the file.
     """
     changed = [path for path in before.keys() | after.keys() if before.get(path) != after.get(path)]
-    return sorted(changed, key=lambda path: (-path.count(os.sep), path))
+    return deepest_first(changed)
+
+
+def deepest_first(paths: Iterable[str]) -> list[str]:
+    """Return the distinct paths with the deepest first, so a file comes before its folder."""
+    return sorted(set(paths), key=lambda path: (-path.count(os.sep), path))

@@ -1,9 +1,12 @@
-"""Run package code in a forked child and take back only plain data.
+"""Run package code in a confined, forked child and take back only plain data.
 
 The parent forks after rez is imported and after it has read its policy and
-trust store. The child runs the task, writes one length-prefixed JSON document
-to a pipe and exits. The parent never unpickles or imports anything the child
-produced, so package code cannot change the parent's own state.
+trust store. The child confines itself (see `guard.sandbox`), runs the task,
+writes one length-prefixed JSON document to a pipe and exits. The parent never
+unpickles or imports anything the child produced, so package code cannot change
+the parent's own state. While the child runs, the parent serves its pipes and
+seccomp notifications. Afterwards it kills what the child left running and
+returns the result with a `SandboxReport`.
 """
 
 from __future__ import annotations
@@ -11,20 +14,28 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import struct
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
 
 from guard.errors import GuardError, InternalError
+from guard.sandbox import child as sandbox_child
+from guard.sandbox.options import SandboxOptions
+from guard.sandbox.parent import ParentSide
+from guard.sandbox.report import Layer, LayerState, SandboxReport, SandboxSummary
+from guard.sandbox.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">Q")
 # A plan of 5,000 actions is about 2 MB of JSON; anything far past that is a broken or hostile child.
 MAX_RESULT_BYTES = 256 * 1024 * 1024
+# Exit status of a child that failed before it could report (EX_SOFTWARE).
+_CHILD_CRASHED = 70
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +48,12 @@ class ChildFailure:
 
 @dataclass(frozen=True, slots=True)
 class ChildResult:
-    """What came back from the child: a value, or a failure."""
+    """The child's result: a value or a failure, and the sandbox's report."""
 
     value: Any = None
     failure: ChildFailure | None = None
     exit_status: int = 0
+    report: SandboxReport = field(default_factory=SandboxReport)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -49,18 +61,6 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
-
-
-def _read_exactly(fd: int, size: int) -> bytes:
-    chunks = []
-    remaining = size
-    while remaining:
-        chunk = os.read(fd, min(remaining, 1 << 20))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
 
 
 def _child_main(task: Callable[[], Any], result_fd: int) -> int:
@@ -80,46 +80,106 @@ def _child_main(task: Callable[[], Any], result_fd: int) -> int:
     return status
 
 
-def run_isolated(task: Callable[[], Any]) -> ChildResult:
-    """Run `task` in a forked child and return its JSON-compatible result.
+def _run_child(task: Callable[[], Any], plan: sandbox_child.ChildPlan) -> NoReturn:
+    status = _CHILD_CRASHED
+    try:
+        try:
+            sandbox_child.enter(plan)
+        except BaseException as error:  # package code must not run in a half-built sandbox
+            message = f"cannot confine the recording child: {error}; run with -v for details"
+            logger.debug("sandbox set-up failed:\n%s", traceback.format_exc())
+            data = json.dumps({"failure": {"kind": "InternalError", "message": message}}).encode("utf-8")
+            _write_all(plan.result_fd, _HEADER.pack(len(data)) + data)
+        else:
+            status = _child_main(task, plan.result_fd)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(status)
+
+
+@dataclass(frozen=True, slots=True)
+class _RawRun:
+    data: bytes
+    pid: int
+    exit_status: int
+    report: SandboxReport
+
+
+def run_isolated(task: Callable[[], Any], options: SandboxOptions | None = None) -> ChildResult:
+    """Run `task` in a confined, forked child and return its JSON-compatible result.
 
     The task's own exceptions come back as a `ChildFailure`; a child that dies
-    or writes nothing valid raises `InternalError` here.
+    or writes nothing valid raises `InternalError` here. `options` selects the
+    layers and folders (the default requests every layer, with nothing protected).
     """
-    read_fd, write_fd = os.pipe()
+    run = _run(task, options if options is not None else SandboxOptions())
+    value, failure = _parse_result(run.data, run.pid, run.exit_status)
+    return ChildResult(value=value, failure=failure, exit_status=run.exit_status, report=run.report)
+
+
+def probe_sandbox(options: SandboxOptions | None = None) -> SandboxSummary:
+    """Run a child that confines itself and runs nothing; return which layers it got.
+
+    When the probe child cannot be started, every requested layer is reported off with the reason.
+    """
+    options = options if options is not None else SandboxOptions()
+    try:
+        return _run(_do_nothing, options).report.summary
+    except OSError as error:
+        logger.warning("cannot probe the sandbox: %s", error)
+        reason = f"probe failed: {error.strerror or error}"
+        return SandboxSummary(tuple(LayerState(layer, False, reason) for layer in Layer if layer in options.layers))
+
+
+def _do_nothing() -> None:
+    return None
+
+
+def _run(task: Callable[[], Any], options: SandboxOptions) -> _RawRun:
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_fd)
-        status = 70
-        try:
-            status = _child_main(task, write_fd)
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(status)
+    with ParentSide(options) as parent:
+        pid = os.fork()
+        if pid == 0:
+            _run_child(task, parent.child_plan())
+        return _supervise(parent, pid)
 
-    os.close(write_fd)
+
+def _supervise(parent: ParentSide, pid: int) -> _RawRun:
+    parent.close_child_ends()
+    supervisor = Supervisor(pid, parent.result.read_fd, parent.output.read_fd, parent.control, parent.watch,
+                            parent.start_notifications, _HEADER.size + MAX_RESULT_BYTES,
+                            parent.options.max_output_bytes)
     try:
-        header = _read_exactly(read_fd, _HEADER.size)
-        body = b""
-        if len(header) == _HEADER.size:
-            (size,) = _HEADER.unpack(header)
-            if size > MAX_RESULT_BYTES:
-                raise InternalError(
-                    f"the recording child sent {size} bytes, over the limit of {MAX_RESULT_BYTES}; "
-                    "run with -v to see what the packages printed")
-            body = _read_exactly(read_fd, size)
-    finally:
-        os.close(read_fd)
-        _, wait_status = os.waitpid(pid, 0)
+        supervisor.run()
+    except BaseException:
+        # Ctrl-C or a bug in the loop: stop the child and what it started before passing the error on.
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        parent.kill_leftovers()
+        raise
+    _, wait_status = os.waitpid(pid, 0)
     exit_status = os.waitstatus_to_exitcode(wait_status)
 
-    if len(header) != _HEADER.size or len(body) != _HEADER.unpack(header)[0]:
+    parent.kill_leftovers()
+    return _RawRun(bytes(supervisor.transcript.result), pid, exit_status, parent.report(supervisor.transcript))
+
+
+def _parse_result(data: bytes, pid: int, exit_status: int) -> tuple[Any, ChildFailure | None]:
+    header = data[: _HEADER.size]
+    if len(header) == _HEADER.size:
+        (size,) = _HEADER.unpack(header)
+        if size > MAX_RESULT_BYTES:
+            raise InternalError(
+                f"the recording child sent {size} bytes, over the limit of {MAX_RESULT_BYTES}; "
+                "run with -v to see what the packages printed")
+    body = data[_HEADER.size:]
+    if len(header) != _HEADER.size or len(body) < _HEADER.unpack(header)[0]:
         raise InternalError(
             f"the recording child (pid {pid}) exited with status {exit_status} before sending its result; "
             "run with -v for details")
+    body = body[: _HEADER.unpack(header)[0]]
     try:
         payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -127,8 +187,5 @@ def run_isolated(task: Callable[[], Any]) -> ChildResult:
 
     failure = payload.get("failure") if isinstance(payload, dict) else None
     if failure is not None:
-        return ChildResult(
-            failure=ChildFailure(kind=str(failure.get("kind")), message=str(failure.get("message"))),
-            exit_status=exit_status,
-        )
-    return ChildResult(value=payload.get("value"), exit_status=exit_status)
+        return None, ChildFailure(kind=str(failure.get("kind")), message=str(failure.get("message")))
+    return payload.get("value"), None

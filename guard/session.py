@@ -34,17 +34,20 @@ from guard.errors import (
 )
 from guard.findings import Finding
 from guard.fingerprint import fingerprint
-from guard.isolation import run_isolated
+from guard.isolation import probe_sandbox, run_isolated
 from guard.launch import SessionDir, check_sourced_unchanged, spawn_shell, with_sourced_files
 from guard.monitor import MonitorOptions, ProcessEvent, become_subreaper, prepare
 from guard.paths import GuardPaths
 from guard.plan import StartupPlan
 from guard.policy import Policy
-from guard.preview import PreviewOptions, render_preview, summary_line
+from guard.preview import PreviewOptions, printable, render_preview, summary_line
 from guard.record import detect_system_paths
 from guard.render import render_script
 from guard.request import LaunchRequest
-from guard.resolve import ResolveOutcome, SessionFiles, resolve_and_record
+from guard.resolve import ResolveOutcome, SessionFiles, package_paths, resolve_and_record
+from guard.sandbox import SandboxReport, SandboxSummary, build_options
+from guard.sandbox.findings import SandboxOutcome, denial_findings, describe_denials
+from guard.sandbox.rezwork import prepare_in_parent
 from guard.trust import TrustStore, context_identity, context_summary
 from shells import startup_files
 
@@ -98,11 +101,13 @@ class Assessment:
     fingerprint: str
     diff: EnvDiff
     identity: str
+    sandbox: SandboxSummary = field(default_factory=SandboxSummary)
 
 
 def run_session(request: LaunchRequest, parts: Collaborators) -> int:
     """Run one guarded launch and return the exit code (the shell's, when one ran)."""
     started = parts.clock()
+    sandbox = probe_sandbox(build_options(parts.paths, package_paths(request)))
     parts.audit.emit(
         "session.start",
         submitcwd=os.getcwd(),
@@ -115,9 +120,10 @@ def run_session(request: LaunchRequest, parts: Collaborators) -> int:
         command=request.command_text,
         isolated=True,
         route="env",
+        sandbox=sandbox.to_dict(),
     )
     try:
-        exit_code, process_count = _run_stages(request, parts)
+        exit_code, process_count = _run_stages(request, parts, sandbox)
     except GuardError as error:
         parts.audit.emit("error", error=type(error).__name__, message=error.message, exit_code=int(error.exit_code))
         parts.audit.emit("session.end", exit_value=int(error.exit_code), signal=None,
@@ -144,14 +150,14 @@ def _signal_name(number: int | None) -> str | None:
         return f"SIG{number}"
 
 
-def _run_stages(request: LaunchRequest, parts: Collaborators) -> tuple[int, int]:
+def _run_stages(request: LaunchRequest, parts: Collaborators, probed: SandboxSummary) -> tuple[int, int]:
     session_dir = SessionDir.create(request.shell)
     try:
-        outcome = _resolve_isolated(request, parts, session_dir)
+        outcome, sandbox = _resolve_isolated(request, parts, session_dir, probed)
         if request.output:
             _write_output(request, outcome, parts)
             return 0, 0
-        assessment = assess_plan(outcome.plan, request, parts)
+        assessment = assess_plan(outcome.plan, request, parts, sandbox)
         if request.preview:
             _show_preview(assessment, request, parts)
             return 0, 0
@@ -164,24 +170,45 @@ def _run_stages(request: LaunchRequest, parts: Collaborators) -> tuple[int, int]
             session_dir.remove()
 
 
-def _resolve_isolated(request: LaunchRequest, parts: Collaborators, session_dir: SessionDir) -> ResolveOutcome:
+def _resolve_isolated(
+    request: LaunchRequest,
+    parts: Collaborators,
+    session_dir: SessionDir,
+    probed: SandboxSummary,
+) -> tuple[ResolveOutcome, SandboxOutcome]:
     detect_system_paths(request.shell)
+    prepare_in_parent()
     files = SessionFiles(rxt_file=str(session_dir.rxt_file), context_file=str(session_dir.context_file))
     environ = dict(parts.parent_environ)
     protected = [Path(path) for path in parts.policy.protected_paths] or list(parts.paths.protected_dirs)
+    options = build_options(parts.paths, package_paths(request), protected=protected)
     before = integrity.snapshot(protected)
 
-    result = run_isolated(lambda: resolve_and_record(request, files, environ).to_dict())
+    result = run_isolated(lambda: resolve_and_record(request, files, environ).to_dict(), options)
 
+    # Snapshot before writing any record: appending to the audit log changes files in the guard's folders.
     changed = integrity.changed_paths(before, integrity.snapshot(protected))
+    report = result.report
+    changed += [change for change in report.protected_changes if change not in changed]
+    if report.output:
+        parts.ui.show(_child_output_text(report))
+    if report.has_news(probed):
+        parts.audit.emit("sandbox", **report.to_dict())
     if changed:
         parts.audit.emit("alert", message="package code changed the guard's own folders while it ran", paths=changed)
         raise IntegrityAlert(
             f"package code changed {changed[0]} while the context was recorded ({len(changed)} paths changed); "
             "the launch is denied: inspect the packages and `rez-guard audit show`")
+    # A blocked attempt on the guard is recorded as an alert; its finding (`sandbox.guard-tamper`,
+    # block by default) lets the policy deny the launch.
+    attempts = integrity.deepest_first(denied.target for denied in report.denied if denied.against_guard)
+    if attempts:
+        parts.audit.emit("alert", message="package code tried to change the guard's own folders or process",
+                         paths=attempts)
     if result.failure is not None:
         error_type = _CHILD_FAILURES.get(result.failure.kind, InternalError)
-        raise error_type(result.failure.message)
+        denials = describe_denials(report.denied)
+        raise error_type(f"{result.failure.message}; {denials}" if denials else result.failure.message)
 
     outcome = ResolveOutcome.from_dict(result.value)
     if not outcome.solved:
@@ -189,7 +216,17 @@ def _resolve_isolated(request: LaunchRequest, parts: Collaborators, session_dir:
         if outcome.graph_dot:
             parts.ui.show_graph(outcome.graph_dot)
         raise ResolveFailed("resolve failed: no set of package versions satisfies the request; see the conflict above")
-    return outcome
+    variants = outcome.plan.variants if outcome.plan is not None else ()
+    findings = denial_findings(report.denied, parts.policy.severity, variants)
+    return outcome, SandboxOutcome(report.summary, findings)
+
+
+def _child_output_text(report: SandboxReport) -> str:
+    # What rez and package code printed, escaped line by line so it cannot drive the terminal.
+    lines = [printable(line) for line in report.output.rstrip("\n").split("\n")]
+    if report.output_truncated:
+        lines.append("(output of the recording child truncated)")
+    return "\n".join(lines)
 
 
 def _write_output(request: LaunchRequest, outcome: ResolveOutcome, parts: Collaborators) -> None:
@@ -202,21 +239,33 @@ def _write_output(request: LaunchRequest, outcome: ResolveOutcome, parts: Collab
         raise UsageError(f"cannot write the context to {request.output}: {error.strerror}") from error
 
 
-def assess_plan(plan: StartupPlan | None, request: LaunchRequest, parts: Collaborators) -> Assessment:
-    """Add sourced-file snapshots and startup files to the plan, then compute findings, fingerprint and env diff."""
+def assess_plan(
+    plan: StartupPlan | None,
+    request: LaunchRequest,
+    parts: Collaborators,
+    sandbox: SandboxOutcome | None = None,
+) -> Assessment:
+    """Add sourced-file snapshots and startup files to the plan, then compute findings, fingerprint and env diff.
+
+    `sandbox` carries what the recording child's sandbox denied; launches through
+    rez's shell plugins had no child and pass none.
+    """
     if plan is None:
         raise InternalError("the recording child returned no plan for a solved context")
+    if sandbox is None:
+        sandbox = SandboxOutcome(SandboxSummary())
     plan = with_sourced_files(plan, parts.parent_environ)
     command = request.command_text
     plan = replace(plan, startup_files=startup_files(
         plan.shell, request.rcfile, request.norc, request.stdin, command))
-    findings = assess(plan, parts.policy)
+    findings = (*assess(plan, parts.policy), *sandbox.findings)
     return Assessment(
         plan=plan,
         findings=findings,
         fingerprint=fingerprint(plan),
         diff=diff_environ(plan, parts.parent_environ),
         identity=context_identity(plan),
+        sandbox=sandbox.summary,
     )
 
 
@@ -227,6 +276,7 @@ def preview_document(assessment: Assessment) -> dict[str, Any]:
         "identity": assessment.identity,
         "env_diff": assessment.diff.to_dict(),
         "findings": [finding.to_dict() for finding in assessment.findings],
+        "sandbox": assessment.sandbox.to_dict(),
         "plan": assessment.plan.to_dict(),
     }
 
@@ -240,7 +290,8 @@ def _show_preview(assessment: Assessment, request: LaunchRequest, parts: Collabo
 
 def _preview_text(assessment: Assessment, show_rez: bool) -> str:
     options = PreviewOptions(show_rez=show_rez, fingerprint=assessment.fingerprint)
-    return render_preview(assessment.plan, assessment.diff, assessment.findings, options)
+    text = render_preview(assessment.plan, assessment.diff, assessment.findings, options)
+    return f"{text}\n  {printable(assessment.sandbox.describe())}"
 
 
 def decide_launch(assessment: Assessment, request: LaunchRequest, parts: Collaborators) -> Decision:

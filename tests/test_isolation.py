@@ -34,38 +34,51 @@ def test_replaced_guard_functions_change_nothing(tmp_path: Path) -> None:
 
 def test_trust_folder_write_in_commands_is_alert(tmp_path: Path) -> None:
     trust_dir = Path(os.environ["XDG_DATA_HOME"]) / "rez-guard"
+    TrustStore(trust_dir / "trust.json").remember("f" * 64, "identity", {"request": ["other"]})
     write_package(tmp_path / "repo", "forger", "1.0", f"""
         def commands():
             import os
-            os.makedirs({str(trust_dir)!r}, exist_ok=True)
-            with open(os.path.join({str(trust_dir)!r}, "planted.json"), "w") as handle:
-                handle.write("{{}}")
+            try:
+                with open(os.path.join({str(trust_dir)!r}, "planted.json"), "w") as handle:
+                    handle.write("{{}}")
+            except OSError:
+                pass  # a careful package hides the failure and returns a normal-looking plan
             env.FORGED = "1"
         """)
     marker = tmp_path / "ran"
     result = run_guard("env", "--paths", str(tmp_path / "repo"), "forger", "--yes", "--", "touch", str(marker))
-    assert result.returncode == ExitCode.ALERT, result.stderr
+    # The sandbox denies the write; the attempt is an alert and a blocking finding, whatever --yes says.
+    assert result.returncode == ExitCode.DENIED, result.stderr
+    assert "sandbox.guard-tamper" in result.stderr
     assert "planted.json" in result.stderr
     assert not marker.exists()
-    events = [record["event"] for record in last_session()]
-    assert "alert" in events
-    assert "decision" not in events
-    alert = next(record for record in last_session() if record["event"] == "alert")
+    assert not (trust_dir / "planted.json").exists()
+    records = last_session()
+    alert = next(record for record in records if record["event"] == "alert")
     assert any(path.endswith("planted.json") for path in alert["paths"])
+    decision = next(record for record in records if record["event"] == "decision")
+    assert decision["decision"] == "deny"
+    assert decision["decided_by"] == "policy"
 
 
 def test_trust_folder_write_in_package_file_is_alert(tmp_path: Path) -> None:
     trust_file = Path(os.environ["XDG_DATA_HOME"]) / "rez-guard" / "trust.json"
     TrustStore(trust_file).remember("f" * 64, "identity", {"request": ["other"]})
+    before = trust_file.read_bytes()
     folder = tmp_path / "repo" / "loader" / "1.0"
     folder.mkdir(parents=True)
     (folder / "package.py").write_text(
         "name = 'loader'\nversion = '1.0'\n"
-        f"open({str(trust_file)!r}, 'w').write('{{\"approved\": {{\"x\": {{}}}}, \"denied\": {{}}}}')\n"
+        f"open({str(trust_file)!r}, 'w').write('{{}}')\n"
         "def commands():\n    env.LOADED = '1'\n")
     result = run_guard("env", "--paths", str(tmp_path / "repo"), "loader", "--yes", "--", "true")
-    assert result.returncode == ExitCode.ALERT, result.stderr
+    # The denied write makes package.py fail to load, which stops the launch.
+    assert result.returncode == ExitCode.PACKAGE_ERROR, result.stderr
+    assert "the sandbox denied write" in result.stderr
     assert "trust.json" in result.stderr
+    assert trust_file.read_bytes() == before
+    alert = next(record for record in last_session() if record["event"] == "alert")
+    assert alert["paths"] == [str(trust_file)]
 
 
 def test_child_result_is_data() -> None:

@@ -121,6 +121,19 @@ _EXIT_FIELDS = (
     FieldSpec("lifetime", FieldType.NUMBER, nullable=True),
 )
 
+_SANDBOX_LAYER_FIELDS = (
+    FieldSpec("active", FieldType.STRING_LIST),
+    FieldSpec(
+        "layers",
+        FieldType.OBJECT_LIST,
+        fields=(
+            FieldSpec("layer", FieldType.STRING),
+            FieldSpec("active", FieldType.BOOLEAN),
+            FieldSpec("detail", FieldType.STRING),
+        ),
+    ),
+)
+
 EVENT_FIELDS: Final[Mapping[str, tuple[FieldSpec, ...]]] = {
     "session.start": (
         FieldSpec("submitcwd", FieldType.STRING),
@@ -134,6 +147,7 @@ EVENT_FIELDS: Final[Mapping[str, tuple[FieldSpec, ...]]] = {
         FieldSpec("isolated", FieldType.BOOLEAN, required=False),
         FieldSpec("route", FieldType.STRING, required=False),
         FieldSpec("caller", FieldType.STRING, required=False, nullable=True),
+        FieldSpec("sandbox", FieldType.OBJECT, required=False, fields=_SANDBOX_LAYER_FIELDS),
     ),
     "decision": (
         FieldSpec("decision", FieldType.STRING, choices=_choices(DecisionKind)),
@@ -175,6 +189,24 @@ EVENT_FIELDS: Final[Mapping[str, tuple[FieldSpec, ...]]] = {
     + tuple(FieldSpec(spec.name, spec.type, required=False, nullable=True) for spec in _EXIT_FIELDS)
     + (FieldSpec("sampled", FieldType.BOOLEAN),),
     "process.exit": _PROCESS_FIELDS + _EXIT_FIELDS + (FieldSpec("sampled", FieldType.BOOLEAN),),
+    "sandbox": _SANDBOX_LAYER_FIELDS + (
+        FieldSpec(
+            "denied",
+            FieldType.OBJECT_LIST,
+            fields=(
+                FieldSpec("operation", FieldType.STRING),
+                FieldSpec("target", FieldType.STRING),
+                FieldSpec("layer", FieldType.STRING),
+                FieldSpec("source", FieldType.STRING, nullable=True),
+                FieldSpec("system_call", FieldType.STRING),
+                FieldSpec("count", FieldType.INTEGER),
+                FieldSpec("against_guard", FieldType.BOOLEAN),
+            ),
+        ),
+        FieldSpec("denied_dropped", FieldType.INTEGER),
+        FieldSpec("protected_changes", FieldType.STRING_LIST),
+        FieldSpec("output_truncated", FieldType.BOOLEAN),
+    ),
     "drift": (
         FieldSpec("variables", FieldType.STRING_LIST),
         FieldSpec("detail", FieldType.STRING),

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from guard.findings import Severity
+from guard.sandbox.findings import SANDBOX_RULES
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,7 @@ class Rule:
         return self.id.split(".", 1)[0]
 
 
-RULES: Final[tuple[Rule, ...]] = (
+_PLAN_RULES: Final[tuple[Rule, ...]] = (
     Rule("guard.variable", Severity.BLOCK, "a package sets or unsets a variable the guard itself reads"),
     Rule("guard.command", Severity.BLOCK, "a package puts a `rez-guard` command or alias in the shell"),
     Rule("guard.tamper", Severity.BLOCK, "a startup command mentions the guard's own folders or files"),
@@ -57,6 +58,11 @@ RULES: Final[tuple[Rule, ...]] = (
     Rule("repo.untrusted", Severity.WARN, "a package comes from a repository the policy does not trust"),
 )
 
+# What the recording child's sandbox denied is a finding too, so the policy can set its severity.
+RULES: Final[tuple[Rule, ...]] = (
+    *_PLAN_RULES,
+    *(Rule(rule.id, rule.default, rule.summary) for rule in SANDBOX_RULES),
+)
 RULES_BY_ID: Final[dict[str, Rule]] = {rule.id: rule for rule in RULES}
 
 # Variables the guard reads to find its policy, trust store and audit log, and

@@ -66,8 +66,9 @@ def findings_of(plan: StartupPlan, rule: str, package: str) -> list[Finding]:
 
 
 def test_triggers_cover_every_rule():
+    # Sandbox rules are triggered by hostile packages in tests/sandbox.
     covered = {trigger.rule for trigger in TRIGGERS} | {"source.changed", "path.rez-dot-entry"}
-    assert covered == {rule.id for rule in RULES}
+    assert covered == {rule.id for rule in RULES if not rule.id.startswith("sandbox.")}
 
 
 @pytest.mark.parametrize("trigger", TRIGGERS, ids=lambda trigger: trigger.rule)
