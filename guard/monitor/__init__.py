@@ -2,17 +2,17 @@
 
 How the launch code uses it:
 
-    prepared = prepare(options)          # before the shell starts; choose the backend
-    audit(prepared.backend, prepared.reason)
-    if prepared.backend is not Backend.OFF:
-        become_subreaper()               # adopt double-forked daemons of the tree
-    shell = prepared.spawn(argv, env=env, cwd=cwd)   # required for ptrace; Popen otherwise
-    monitor = prepared.start(shell.pid, emit)        # emit(record) runs in the monitor thread
-    with termination_signals():
+    with termination_signals() as signals:   # SIGTERM/SIGHUP recorded from here on
+        prepared = prepare(options)      # choose the backend
+        audit(prepared.backend, prepared.reason)
+        if prepared.backend is not Backend.OFF:
+            become_subreaper()           # adopt double-forked daemons of the tree
+        shell = prepared.spawn(argv, env=env, cwd=cwd)   # required for ptrace; Popen otherwise
+        monitor = prepared.start(shell.pid, emit)        # emit(record) runs in the monitor thread
         try:
-            returncode = shell.wait()
+            returncode = signals.wait(shell)
         except GuardTerminated as terminated:
-            returncode = terminated.exit_code
+            returncode = shell.returncode    # None: the shell still runs
         summary = monitor.stop()         # applies the exit policy, returns counts and leftovers
 
 For the poll, netlink and off backends the shell may also be started with the
@@ -54,13 +54,14 @@ from guard.monitor.model import (
     MonitorRecord,
     MonitorSummary,
     ProcessEvent,
+    ShellProcess,
 )
 from guard.monitor.off import OffMonitor
 from guard.monitor.poll import PollMonitor
 from guard.monitor.procfs import default_source
 from guard.monitor.reaper import become_subreaper, is_subreaper
 from guard.monitor.recorder import Emit
-from guard.monitor.signals import GuardTerminated, ReceivedSignals, termination_signals
+from guard.monitor.signals import GuardTerminated, TerminationSignals, termination_signals
 
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
@@ -78,7 +79,8 @@ __all__ = [
     "MonitorSummary",
     "PreparedMonitor",
     "ProcessEvent",
-    "ReceivedSignals",
+    "TerminationSignals",
+    "ShellProcess",
     "become_subreaper",
     "is_subreaper",
     "prepare",
@@ -141,7 +143,7 @@ class PreparedMonitor:
         stderr: int | None = None,
         pass_fds: Sequence[int] = (),
         start_new_session: bool = False,
-    ) -> TracedShell | subprocess.Popen[bytes]:
+    ) -> ShellProcess:
         """Start the shell: traced for ptrace, with `subprocess.Popen` otherwise.
 
         `stdin`, `stdout` and `stderr` are file descriptors (None inherits the

@@ -90,6 +90,7 @@ class Monitor:
                 self._wait_step,
                 self._leftover_candidates,
             )
+            self._settle()
         except Exception as error:
             logger.exception("applying the %s exit policy failed", self.options.exit_policy)
             self._error = self._error or f"{type(error).__name__}: {error}"
@@ -119,6 +120,9 @@ class Monitor:
 
     def _wake(self) -> None:
         """Make `_run` notice the stop request soon."""
+
+    def _settle(self) -> None:
+        """Emit what the backend observed while the exit policy ran."""
 
     def _close(self) -> None:
         """Release the backend's resources after the exit policy ran."""
@@ -204,6 +208,9 @@ class QueueMonitor(Monitor):
 
     def _wake(self) -> None:
         self.observations.put(None)
+
+    def _settle(self) -> None:
+        self._drain()
 
     def _request_barrier(self, done: threading.Event) -> None:
         """Ask the producer to queue a `Barrier` once it has queued all it observed."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from guard.errors import LaunchFailed, UsageError
 
@@ -201,6 +201,28 @@ class MonitorSummary:
             "leftovers": [leftover.to_dict() for leftover in self.leftovers],
             "error": self.error,
         }
+
+
+class ShellProcess(Protocol):
+    """The started shell: `subprocess.Popen`, or `TracedShell` under ptrace."""
+
+    pid: int
+    returncode: int | None
+
+    def poll(self) -> int | None:
+        """Return the exit code if the shell has exited, else None."""
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the shell to exit and return its exit code (negative: killed by that signal)."""
+
+    def send_signal(self, sig: int) -> None:
+        """Send signal `sig` to the shell."""
+
+    def terminate(self) -> None:
+        """Send SIGTERM to the shell."""
+
+    def kill(self) -> None:
+        """Send SIGKILL to the shell."""
 
 
 class MonitorError(LaunchFailed):

@@ -85,7 +85,7 @@ def open_connector(receive_buffer: int = RECEIVE_BUFFER) -> socket.socket:
     except OSError as error:
         sock.close()
         raise ConnectorUnavailable(
-            f"cannot subscribe to the proc connector: {error.strerror or error} (it needs root or CAP_NET_ADMIN)"
+            f"cannot subscribe to the proc connector: {error.strerror or error} (it needs CAP_NET_ADMIN, which root normally has)"
         ) from error
     return sock
 
@@ -289,8 +289,10 @@ class NetlinkMonitor(QueueMonitor):
     def _run(self) -> None:
         root = self.source.stat(self.root_pid)
         if root is not None:
-            # The shell has already called exec when Popen returns.
-            self.recorder.seen(root, self.source.info(self.root_pid), execed=True)
+            # Popen returns once exec has begun, but argv reads empty until exec
+            # has set up the new program; the reader's exec record settles it.
+            info = self.source.info(self.root_pid)
+            self.recorder.seen(root, info, execed=info.argv is not None)
         super()._run()
 
     def _request_barrier(self, done: threading.Event) -> None:

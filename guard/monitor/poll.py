@@ -48,6 +48,9 @@ class PollMonitor(Monitor):
         time.sleep(seconds)
         self.poll_once()
 
+    def _settle(self) -> None:
+        self.poll_once()
+
     def poll_once(self) -> None:
         """Compare the tree in /proc with the live processes and emit the differences."""
         recorder = self.recorder
@@ -88,8 +91,10 @@ class PollMonitor(Monitor):
                 self._names[stat.pid] = stat.comm
                 self.recorder.execed(stat.pid, info)
         elif self._names.get(stat.pid) != stat.comm:
-            self._names[stat.pid] = stat.comm
-            self.recorder.execed(stat.pid, self.source.info(stat.pid))
+            info = self.source.info(stat.pid)
+            if info.argv is not None:  # otherwise exec is still setting up; look again next poll
+                self._names[stat.pid] = stat.comm
+                self.recorder.execed(stat.pid, info)
 
     def _has_own_program(self, ppid: int, info: ProcessInfo) -> bool:
         # argv reads empty while execve() replaces the program, so it is not settled yet.
@@ -97,7 +102,11 @@ class PollMonitor(Monitor):
             return False
         parent = self.recorder.live.get(ppid)
         if parent is None:
-            return True  # an adopted orphan: there is no parent left to compare with
+            # An adopted orphan has no parent left to compare with; a subshell's
+            # orphan still runs the shell's program until it calls exec.
+            parent = self.recorder.live.get(self.root_pid)
+            if parent is None:
+                return True
         if parent.info is None or parent.info.argv is None:
             return False  # cannot compare yet; wait for a later poll or EXEC_WAIT
         return (info.argv, info.exe) != (parent.info.argv, parent.info.exe)

@@ -166,11 +166,11 @@ class TracedShell:
         assert self.returncode is not None
         return self.returncode
 
-    def send_signal(self, signum: int) -> None:
-        """Send `signum` to the shell if it is still running."""
+    def send_signal(self, sig: int) -> None:
+        """Send signal `sig` to the shell if it is still running."""
         if self.returncode is None:
             try:
-                os.kill(self.pid, signum)
+                os.kill(self.pid, sig)
             except ProcessLookupError:
                 pass
 

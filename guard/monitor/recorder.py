@@ -165,9 +165,16 @@ class Recorder:
         self._send(MonitorNotice(kind=EventKind.EVENTS_LOST, message=message, lost=count))
 
     def _inherited_info(self, process: LiveProcess) -> ProcessInfo | None:
-        # Before exec a child runs its parent's program.
-        parent = self.live.get(process.ppid) if process.ppid is not None else None
-        return parent.info if parent is not None else None
+        # Before exec a child runs its parent's program, and a chain of
+        # subshells runs the program of the nearest ancestor that called exec.
+        ancestor = process
+        for _ in range(len(self.live)):
+            if ancestor.ppid is None or ancestor.ppid not in self.live:
+                return None
+            ancestor = self.live[ancestor.ppid]
+            if ancestor.info is not None:
+                return ancestor.info
+        return None
 
     def _add(self, process: LiveProcess) -> None:
         self.live[process.pid] = process

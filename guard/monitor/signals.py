@@ -2,18 +2,21 @@
 
 Python's default action for these signals ends the process at once, so the
 guard would write no `session.end` record and leave the tree to itself.
-`termination_signals()` turns the first of them into a `GuardTerminated`
-exception in the main thread, and only records later ones, so the cleanup that
-the first one started (stopping the monitor, applying the exit policy, writing
-the audit record) runs to its end. Use it around the wait and the cleanup:
+Inside `termination_signals()` they are recorded instead. Only
+`TerminationSignals.wait(shell)` turns one into a `GuardTerminated` exception,
+so a signal never interrupts the guard halfway through starting the shell or
+the monitor, and a later signal never interrupts the cleanup the first one
+started (stopping the monitor, applying the exit policy, writing the audit
+record):
 
-    with termination_signals() as received:
+    with termination_signals() as signals:
+        ...  # prepare, spawn, start: a signal here is recorded
         try:
-            returncode = shell.wait()
+            returncode = signals.wait(shell)
         except GuardTerminated as terminated:
-            returncode = terminated.exit_code
+            returncode = shell.returncode  # None while the shell still runs
         summary = monitor.stop()
-        ...  # write session.end, including received.signals
+        ...  # write session.end, including signals.received
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from types import FrameType
 
 from guard.errors import GuardError
+from guard.monitor.model import ShellProcess
 
 TERMINATION_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -40,30 +43,44 @@ class GuardTerminated(GuardError):
         self.exit_code = 128 + signum
 
 
-@dataclass
-class ReceivedSignals:
+class TerminationSignals:
     """The termination signals received inside `termination_signals()`, in order."""
 
-    signals: list[signal.Signals] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.received: list[signal.Signals] = []
+        self._waiting = False
+
+    def wait(self, shell: ShellProcess) -> int:
+        """Wait for the shell and return its exit code.
+
+        Raises `GuardTerminated` for the first termination signal, whether it
+        arrived before this call or during the wait.
+        """
+        self._waiting = True
+        try:
+            if self.received:
+                raise GuardTerminated(self.received[0])
+            return shell.wait()
+        finally:
+            self._waiting = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append(signal.Signals(signum))
+        if self._waiting and len(self.received) == 1:
+            raise GuardTerminated(signum)
 
 
 @contextlib.contextmanager
-def termination_signals(signums: Iterable[int] = TERMINATION_SIGNALS) -> Iterator[ReceivedSignals]:
-    """Raise `GuardTerminated` in the main thread on the first of `signums`; record the rest.
+def termination_signals(signums: Iterable[int] = TERMINATION_SIGNALS) -> Iterator[TerminationSignals]:
+    """Record `signums` instead of dying of them; `TerminationSignals.wait` raises for the first.
 
     Must be entered from the main thread (Python runs signal handlers only
     there). The previous handlers come back when the block exits.
     """
-    received = ReceivedSignals()
-
-    def handle(signum: int, frame: FrameType | None) -> None:
-        received.signals.append(signal.Signals(signum))
-        if len(received.signals) == 1:
-            raise GuardTerminated(signum)
-
-    previous = {signum: signal.signal(signum, handle) for signum in signums}
+    signals = TerminationSignals()
+    previous = {signum: signal.signal(signum, signals._handle) for signum in signums}
     try:
-        yield received
+        yield signals
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

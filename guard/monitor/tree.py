@@ -20,15 +20,17 @@ class TreeWalker:
         self.source = source
         self.root_pid = root_pid
         self.guard_pid = os.getpid() if guard_pid is None else guard_pid
-        # The guard's children from before the root started belong to the guard
-        # itself (pid -> start key), never to the tree.
+        # The guard's children that started before the root belong to the guard
+        # itself (pid -> start key), never to the tree. Orphans the shell leaves
+        # may already be the guard's children here, but they started later.
         self._foreign: dict[int, int] = {}
         source.refresh()
+        root = source.stat(root_pid)
         for pid in source.children(self.guard_pid):
-            if pid == root_pid:
-                continue
             stat = source.stat(pid)
-            if stat is not None:
+            if pid == root_pid or stat is None:
+                continue
+            if root is None or stat.start_key < root.start_key:
                 self._foreign[pid] = stat.start_key
 
     def is_foreign(self, stat: ProcStat) -> bool:
