@@ -243,6 +243,9 @@ class QueueMonitor(Monitor):
             observation = None
         while observation is not None:
             self._handle(observation)
+            # Let the producer thread take the GIL between two records: the
+            # netlink reader must read a new program's argv before it exits.
+            time.sleep(0)
             try:
                 observation = self.observations.get_nowait()
             except queue.Empty:

@@ -15,6 +15,7 @@ CLOCK_MONOTONIC `timestamp_ns`, followed by the event's pids.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import logging
 import os
@@ -22,6 +23,7 @@ import queue
 import select
 import socket
 import struct
+import sys
 import threading
 import time
 
@@ -39,6 +41,14 @@ CN_VAL_PROC = 1
 NLMSG_DONE = 3
 PROC_CN_MCAST_LISTEN = 1
 SO_RCVBUFFORCE = 33
+SO_ATTACH_FILTER = 26
+
+# Classic BPF opcodes (include/uapi/linux/filter.h).
+_BPF_LD_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS
+_BPF_TAX = 0x07  # BPF_MISC | BPF_TAX
+_BPF_JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
+_BPF_JEQ_X = 0x1D  # BPF_JMP | BPF_JEQ | BPF_X
+_BPF_RET_K = 0x06  # BPF_RET | BPF_K
 
 PROC_EVENT_FORK = 0x00000001
 PROC_EVENT_EXEC = 0x00000002
@@ -60,10 +70,14 @@ RECEIVE_BUFFER = 16 * 1024 * 1024
 # Messages handled per wakeup before the reader checks for requests again.
 _BATCH = 256
 
-# Priority of the reader thread under SCHED_FIFO. A short-lived program such as
-# /bin/true exits about 0.5 ms after exec; a reader at normal priority sometimes
-# wakes too late to read its argv, one at the lowest real-time priority in time.
-_READER_PRIORITY = 1
+# SCHED_FIFO priorities of the reader and the monitor thread. A short-lived
+# program such as /bin/true exits about 0.5 ms after exec, and a reader at
+# normal priority often wakes too late to read its argv on a busy machine. The
+# monitor thread needs real-time priority too: the reader needs the GIL, and a
+# monitor thread that other processes preempt while it holds the GIL delays
+# the reader just as much. The reader ranks above it, so it preempts it.
+_READER_PRIORITY = 2
+_MONITOR_PRIORITY = 1
 
 
 class ConnectorUnavailable(MonitorError):
@@ -79,6 +93,7 @@ def open_connector(receive_buffer: int = RECEIVE_BUFFER) -> socket.socket:
     try:
         sock.bind((0, CN_IDX_PROC))
         _set_receive_buffer(sock, receive_buffer)
+        _attach_filter(sock)
         listen = struct.pack("=I", PROC_CN_MCAST_LISTEN)
         cn_msg = _CN_MSG.pack(CN_IDX_PROC, CN_VAL_PROC, 0, 0, len(listen), 0) + listen
         sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(cn_msg), NLMSG_DONE, 0, 0, 0) + cn_msg)
@@ -88,6 +103,43 @@ def open_connector(receive_buffer: int = RECEIVE_BUFFER) -> socket.socket:
             f"cannot subscribe to the proc connector: {error.strerror or error} (it needs CAP_NET_ADMIN, which root normally has)"
         ) from error
     return sock
+
+
+def _attach_filter(sock: socket.socket) -> None:
+    """Make the kernel drop messages the reader ignores, so they never wake it.
+
+    The classic BPF program keeps exec messages, and fork and exit messages of
+    processes (not threads). BPF loads words in network byte order, so the
+    constants are byte-swapped to match fields in host order.
+    """
+
+    def word(value: int) -> int:
+        return int.from_bytes(value.to_bytes(4, sys.byteorder), "big")
+
+    accept, drop = 12, 13
+    program = [
+        (_BPF_LD_ABS, 0, 0, _EVENT_OFFSET),  # 0: A = what
+        (_BPF_JEQ_K, accept - 2, 0, word(PROC_EVENT_EXEC)),  # 1
+        (_BPF_JEQ_K, 0, 7 - 3, word(PROC_EVENT_FORK)),  # 2
+        (_BPF_LD_ABS, 0, 0, _DATA_OFFSET + 12),  # 3: A = child tgid
+        (_BPF_TAX, 0, 0, 0),  # 4: X = A
+        (_BPF_LD_ABS, 0, 0, _DATA_OFFSET + 8),  # 5: A = child pid
+        (_BPF_JEQ_X, accept - 7, drop - 7, 0),  # 6
+        (_BPF_JEQ_K, 0, drop - 8, word(PROC_EVENT_EXIT)),  # 7
+        (_BPF_LD_ABS, 0, 0, _DATA_OFFSET + 4),  # 8: A = tgid
+        (_BPF_TAX, 0, 0, 0),  # 9: X = A
+        (_BPF_LD_ABS, 0, 0, _DATA_OFFSET),  # 10: A = pid
+        (_BPF_JEQ_X, accept - 12, drop - 12, 0),  # 11
+        (_BPF_RET_K, 0, 0, 0xFFFFFFFF),  # 12: accept the whole message
+        (_BPF_RET_K, 0, 0, 0),  # 13: drop it
+    ]
+    code = b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
+    buffer = ctypes.create_string_buffer(code, len(code))
+    fprog = struct.pack("@HP", len(program), ctypes.addressof(buffer))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+    except OSError as error:
+        logger.info("proc connector filter not attached, every message wakes the reader: %s", error)
 
 
 def _set_receive_buffer(sock: socket.socket, size: int) -> None:
@@ -189,7 +241,7 @@ class ConnectorReader:
         os.close(self.wake_write)
 
     def run(self) -> None:
-        _raise_priority()
+        _raise_priority(_READER_PRIORITY)
         poller = select.poll()
         poller.register(self.sock, select.POLLIN)
         poller.register(self.wake_read, select.POLLIN)
@@ -268,11 +320,12 @@ class ConnectorReader:
         self.observations.put(Resynced(found))
 
 
-def _raise_priority() -> None:
+def _raise_priority(priority: int) -> None:
+    # Applies to the calling thread only: Linux schedules threads one by one.
     try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(_READER_PRIORITY))
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
     except (OSError, AttributeError) as error:
-        logger.debug("netlink reader stays at normal priority: %s", error)
+        logger.debug("%s stays at normal priority: %s", threading.current_thread().name, error)
 
 
 class NetlinkMonitor(QueueMonitor):
@@ -287,6 +340,7 @@ class NetlinkMonitor(QueueMonitor):
         self.start_thread()
 
     def _run(self) -> None:
+        _raise_priority(_MONITOR_PRIORITY)
         root = self.source.stat(self.root_pid)
         if root is not None:
             # Popen returns once exec has begun, but argv reads empty until exec

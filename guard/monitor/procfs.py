@@ -42,6 +42,7 @@ class ProcStat:
     start_key: int
     start_time: float
     exit_code: int | None
+    threads: int = 0  # 0 when unknown
 
     @property
     def zombie(self) -> bool:
@@ -74,8 +75,8 @@ class ProcessSource(Protocol):
     def info(self, pid: int) -> ProcessInfo:
         """Return what the process runs; fields it cannot read are None."""
 
-    def children(self, pid: int) -> list[int]:
-        """Return the pids of the process's children (of all its threads)."""
+    def children(self, pid: int, threads: int = 0) -> list[int]:
+        """Return the pids of the process's children (of all its `threads`, 0 if unknown)."""
 
 
 def decode_wait_status(status: int) -> tuple[int | None, int | None]:
@@ -139,8 +140,8 @@ class LinuxProcfs:
         open_paren = data.find(b"(")
         close_paren = data.rfind(b")")
         fields = data[close_paren + 2 :].split()
-        # fields[0] is field 3 (state) of proc_pid_stat(5); starttime is field 22
-        # and exit_code field 52 (Linux 3.5 and later).
+        # fields[0] is field 3 (state) of proc_pid_stat(5); num_threads is field
+        # 20, starttime field 22 and exit_code field 52 (Linux 3.5 and later).
         start_ticks = int(fields[19])
         exit_code = int(fields[49]) if len(fields) > 49 else None
         # starttime counts from boot in CLOCK_BOOTTIME. The boot time in
@@ -154,6 +155,7 @@ class LinuxProcfs:
             start_key=start_ticks,
             start_time=boot_time + start_ticks / self._ticks_per_second,
             exit_code=exit_code,
+            threads=int(fields[17]),
         )
 
     def info(self, pid: int) -> ProcessInfo:
@@ -167,11 +169,15 @@ class LinuxProcfs:
             argv = tuple(os.fsdecode(word) for word in cmdline.rstrip(b"\0").split(b"\0"))
         return ProcessInfo(exe=exe, argv=argv, cwd=cwd, uid=_real_uid(status))
 
-    def children(self, pid: int) -> list[int]:
-        try:
-            tids = os.listdir(f"{self._root}/{pid}/task")
-        except OSError:
-            return []
+    def children(self, pid: int, threads: int = 0) -> list[int]:
+        if threads == 1:
+            # One thread: its id is the pid, so skip listing the task folder.
+            tids = [str(pid)]
+        else:
+            try:
+                tids = os.listdir(f"{self._root}/{pid}/task")
+            except OSError:
+                return []
         pids: list[int] = []
         for tid in tids:
             data = _read_file(f"{self._root}/{pid}/task/{tid}/children")
@@ -233,7 +239,7 @@ class PsutilSource:
             uid=_real_uid_psutil(process),
         )
 
-    def children(self, pid: int) -> list[int]:
+    def children(self, pid: int, threads: int = 0) -> list[int]:
         return list(self._children.get(pid, ()))
 
 

@@ -50,20 +50,26 @@ class TreeWalker:
         """
         self.source.refresh()
         found: dict[int, ProcStat] = {}
-        pending = [self.root_pid]
+        self._descend([self.root_pid], found)
         for pid in self.source.children(self.guard_pid):
+            if pid in found:
+                continue
             stat = self.source.stat(pid)
             if stat is not None and not self.is_foreign(stat):
-                pending.append(pid)
-        self._descend(pending, found)
+                self._add(stat, found)
 
         known = known or {}
         escaped = [pid for pid in known if pid not in found]
         for pid in escaped:
             stat = self.source.stat(pid)
             if stat is not None and stat.start_key == known[pid]:
-                self._descend([pid], found)
+                self._add(stat, found)
         return found
+
+    def _add(self, stat: ProcStat, found: dict[int, ProcStat]) -> None:
+        found[stat.pid] = stat
+        if not stat.zombie:
+            self._descend(self.source.children(stat.pid, stat.threads), found)
 
     def _descend(self, pending: list[int], found: dict[int, ProcStat]) -> None:
         while pending:
@@ -75,4 +81,4 @@ class TreeWalker:
                 continue
             found[pid] = stat
             if not stat.zombie:
-                pending.extend(self.source.children(pid))
+                pending.extend(self.source.children(pid, stat.threads))
