@@ -94,8 +94,10 @@ class Monitor:
         except Exception as error:
             logger.exception("applying the %s exit policy failed", self.options.exit_policy)
             self._error = self._error or f"{type(error).__name__}: {error}"
-        finally:
+        try:
             self._close()
+        except Exception:
+            logger.exception("closing the %s monitor failed", self.backend)
         self._summary = MonitorSummary(
             backend=self.backend,
             exit_policy=self.options.exit_policy,
@@ -106,6 +108,15 @@ class Monitor:
             leftovers=leftovers,
             error=self._error,
         )
+
+    def exclude_child(self, pid: int) -> None:
+        """Declare `pid`, a child the guard started after `start()`, no part of the tree.
+
+        Only the poll backend needs this: it cannot tell such a child from an
+        orphan the guard adopted, and would report and reap it. Call it right
+        after starting the child. The other backends follow fork lineage and
+        ignore the call.
+        """
 
     def _leftover_candidates(self) -> Iterable[LiveProcess]:
         return list(self.recorder.live.values())
@@ -263,9 +274,12 @@ class QueueMonitor(Monitor):
             case Execed(pid, info):
                 recorder.execed(pid, info)
             case Exited(pid, status, monotonic_ns):
-                exit_status, signal = (None, None) if status is None else decode_wait_status(status)
-                recorder.exited(pid, exit_status, signal, when=_to_epoch(monotonic_ns))
-                self._reap(pid)
+                # Only a process of the tree may be reaped: the netlink reader
+                # also reports the guard's own children, which are not ours to reap.
+                if pid in recorder.live:
+                    exit_status, signal = (None, None) if status is None else decode_wait_status(status)
+                    recorder.exited(pid, exit_status, signal, when=_to_epoch(monotonic_ns))
+                    self._reap(pid)
             case Resynced(found):
                 self._resync(found)
             case Lost(message, count):

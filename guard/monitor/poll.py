@@ -14,6 +14,7 @@ noticed when the process's name (comm) changes.
 from __future__ import annotations
 
 import logging
+import queue
 import time
 
 from guard.monitor.base import Monitor
@@ -35,7 +36,12 @@ class PollMonitor(Monitor):
         self._names: dict[int, str] = {}
         # Zombies already reported but not reaped yet: pid -> start key.
         self._reported_zombies: dict[int, int] = {}
+        self._excluded: queue.SimpleQueue[int] = queue.SimpleQueue()
         self.start_thread()
+
+    def exclude_child(self, pid: int) -> None:
+        # Taken up at the start of the next poll, before anything is reaped.
+        self._excluded.put(pid)
 
     def _run(self) -> None:
         self.poll_once()
@@ -54,6 +60,7 @@ class PollMonitor(Monitor):
     def poll_once(self) -> None:
         """Compare the tree in /proc with the live processes and emit the differences."""
         recorder = self.recorder
+        self._take_exclusions()
         known = {pid: process.start_key for pid, process in recorder.live.items() if process.start_key is not None}
         found = self.walker.walk(known)
         now = time.time()
@@ -77,6 +84,18 @@ class PollMonitor(Monitor):
             if pid not in found:
                 del self._reported_zombies[pid]
         recorder.announce_due()
+
+    def _take_exclusions(self) -> None:
+        while True:
+            try:
+                pid = self._excluded.get_nowait()
+            except queue.Empty:
+                return
+            stat = self.source.stat(pid)
+            if stat is not None and stat.ppid == self.walker.guard_pid:
+                self.walker.add_foreign(stat)
+            self.recorder.forget(pid)
+            self._names.pop(pid, None)
 
     def _add(self, stat: ProcStat) -> None:
         info = self.source.info(stat.pid)

@@ -143,6 +143,11 @@ class Recorder:
             )
         )
 
+    def forget(self, pid: int) -> None:
+        """Drop a process without any record, because it never belonged to the tree."""
+        self.live.pop(pid, None)
+        self._unannounced.pop(pid, None)
+
     def announce_due(self, *, everything: bool = False) -> float | None:
         """Announce forks that waited `EXEC_WAIT` for an exec; return seconds to the next due one.
 

@@ -33,13 +33,17 @@ class TreeWalker:
             if root is None or stat.start_key < root.start_key:
                 self._foreign[pid] = stat.start_key
 
+    def add_foreign(self, stat: ProcStat) -> None:
+        """Treat this child of the guard as the guard's own from now on."""
+        self._foreign[stat.pid] = stat.start_key
+
     def is_foreign(self, stat: ProcStat) -> bool:
         """True for a child the guard had before the tree started."""
         return self._foreign.get(stat.pid) == stat.start_key
 
     # NOTE: a child the guard starts after the tree started is taken for an
-    # adopted orphan, because /proc cannot tell the two apart. The netlink and
-    # ptrace backends follow fork lineage and are not affected.
+    # adopted orphan unless passed to `add_foreign`, because /proc cannot tell
+    # the two apart.
     def walk(self, known: Mapping[int, int] | None = None) -> dict[int, ProcStat]:
         """Return every process of the tree now, zombies included, by pid.
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -135,3 +137,25 @@ def test_leftover_listed_with_program(
 
     assert [leftover.pid for leftover in summary.leftovers] == [sleeper.pid]
     assert summary.leftovers[0].argv == ("sleep", "30")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_guard_child_started_later_keeps_status(
+    backend: Backend, start_session: Callable[..., Session], tmp_path: Path
+) -> None:
+    gate = make_fifo(tmp_path, "gate")
+    session = start_session(backend, f"read line < {gate}")
+    session.wait_event(EventKind.PROCESS_START, ["bash", "-c", f"read line < {gate}"])
+
+    other = subprocess.Popen(["sh", "-c", "exit 9"])
+    session.monitor.exclude_child(other.pid)
+    # Give a wrong reap the chance to happen while the child is a zombie.
+    assert wait_for(lambda: Path(f"/proc/{other.pid}/stat").read_text().split(") ")[1].startswith("Z"))
+    time.sleep(0.3)
+    returncode = other.wait()
+    release(gate)
+    session.finish()
+
+    assert returncode == 9
+    if backend is not Backend.POLL:  # a poll may see the child before exclude_child()
+        assert other.pid not in {event.pid for event in session.events()}
