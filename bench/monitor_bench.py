@@ -177,7 +177,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def serve_truth() -> None:
-    """Record every fork on the system; answer `tree ROOT` and `reset` on stdin."""
+    """Record every fork on the system and reply to `tree ROOT`, `forks` and `reset` on stdin."""
     sock = netlink.open_connector()
     parents: dict[int, int] = {}
     lost = [0]
@@ -424,47 +424,63 @@ def _percent(value: float | None) -> str:
 
 def markdown(results: dict[str, Any]) -> Iterator[str]:
     """Yield the Markdown tables for docs/benchmarks.md."""
-    yield "| workload | backend | captured | argv right | monitor CPU s | wall s | added wall s |"
+    yield from _workload_table(results["workloads"])
+    yield ""
+    yield from _idle_table(results["idle"])
+    yield ""
+    yield from _sweep_table(results["sweep"])
+    yield ""
+    yield from _memory_table(results["memory"])
+    rez_rss = results.get("rez_env_rss_kib")
+    yield ""
+    yield f"rez-env beside a plain shell: {'-' if rez_rss is None else f'{rez_rss / 1024:.1f} MiB'} resident."
+
+
+def _workload_table(rows: list[dict[str, Any]]) -> Iterator[str]:
+    yield "| workload | backend | tree captured | workload argv right | monitor CPU s | wall s | added wall s |"
     yield "|---|---|---|---|---|---|---|"
-    baseline: dict[str, list[float]] = {}
-    for row in results["workloads"]:
-        walls = [run["wall"] for run in row["runs"]]
-        if row["backend"] == NONE:
-            baseline[row["workload"]] = walls
-    for row in results["workloads"]:
+    baseline = {row["workload"]: [run["wall"] for run in row["runs"]] for row in rows if row["backend"] == NONE}
+    for row in rows:
         runs = row["runs"]
         walls = [run["wall"] for run in runs]
-        base = baseline[row["workload"]]
         if row["backend"] == NONE:
             added = f"(spread {min(walls):.2f}-{max(walls):.2f})"
             captured = right = "-"
         else:
-            added = f"{statistics.median(walls) - statistics.median(base):+.2f}"
+            added = f"{statistics.median(walls) - statistics.median(baseline[row['workload']]):+.2f}"
+            # The worst of the repeats, not the median: capture must hold every time.
             captured = _percent(min(run["captured"] for run in runs))
             right = _percent(min(run["right"] for run in runs))
         cpu = statistics.median(run["cpu"] for run in runs)
-        yield f"| {row['workload']} | {row['backend']} | {captured} | {right} | {cpu:.3f} | {statistics.median(walls):.2f} | {added} |"
-    yield ""
+        wall = statistics.median(walls)
+        yield f"| {row['workload']} | {row['backend']} | {captured} | {right} | {cpu:.3f} | {wall:.2f} | {added} |"
+
+
+def _idle_table(rows: list[dict[str, Any]]) -> Iterator[str]:
     yield "| backend | poll interval s | idle CPU, % of one core | processes forked on the system per s |"
     yield "|---|---|---|---|"
-    for row in results["idle"]:
+    for row in rows:
         interval = f"{row['interval']:g}" if row["backend"] == "poll" else "-"
-        yield f"| {row['backend']} | {interval} | {100 * row['idle_cpu']:.2f}% | {row['system_forks_per_second']:.0f} |"
-    yield ""
-    yield "| poll interval s | workload | captured | argv right | monitor CPU s |"
+        cpu = 100 * row["idle_cpu"]
+        yield f"| {row['backend']} | {interval} | {cpu:.2f}% | {row['system_forks_per_second']:.0f} |"
+
+
+def _sweep_table(rows: list[dict[str, Any]]) -> Iterator[str]:
+    yield "| poll interval s | workload | tree captured | workload argv right | monitor CPU s |"
     yield "|---|---|---|---|---|"
-    for row in results["sweep"]:
-        yield f"| {row['interval']:g} | {row['workload']} | {_percent(row['captured'])} | {_percent(row['right'])} | {row['cpu']:.3f} |"
-    yield ""
-    yield "| backend | events emitted | RSS at start MiB | RSS after MiB | samples (events: MiB) |"
+    for row in rows:
+        captured, right = _percent(row["captured"]), _percent(row["right"])
+        yield f"| {row['interval']:g} | {row['workload']} | {captured} | {right} | {row['cpu']:.3f} |"
+
+
+def _memory_table(rows: list[dict[str, Any]]) -> Iterator[str]:
+    yield "| backend | records emitted | RSS at start MiB | RSS at end MiB | RSS per 10,000 records (MiB) |"
     yield "|---|---|---|---|---|"
-    for row in results["memory"]:
+    for row in rows:
         total = sum(row["counts"].values())
-        samples = ", ".join(f"{events // 1000}k: {rss / 1024:.1f}" for events, rss in row["samples"])
-        yield f"| {row['backend']} | {total} | {row['rss_start_kib'] / 1024:.1f} | {row['rss_end_kib'] / 1024:.1f} | {samples} |"
-    rez = results.get("rez_env_rss_kib")
-    yield ""
-    yield f"rez-env beside a plain shell: {'-' if rez is None else f'{rez / 1024:.1f} MiB'} resident."
+        samples = ", ".join(f"{rss / 1024:.1f}" for _events, rss in row["samples"]) or "-"
+        start, end = row["rss_start_kib"] / 1024, row["rss_end_kib"] / 1024
+        yield f"| {row['backend']} | {total} | {start:.1f} | {end:.1f} | {samples} |"
 
 
 def main() -> int:
@@ -489,7 +505,8 @@ def main() -> int:
         return 2
 
     intervals = [float(value) for value in arguments.intervals.split(",")]
-    results: dict[str, Any] = {"machine": machine(), "command": " ".join(sys.argv)}
+    command = " ".join(["python -m bench.monitor_bench", *sys.argv[1:]])
+    results: dict[str, Any] = {"machine": machine(), "command": command}
     truth = Truth()
     try:
         print("workloads", file=sys.stderr)
@@ -505,7 +522,8 @@ def main() -> int:
     results["rez_env_rss_kib"] = rez_env_rss()
     if arguments.output:
         arguments.output.write_text(json.dumps(results, indent=1))
-    print("\n".join(f"{key}: {value}" for key, value in results["machine"].items()))
+    print("\n".join(f"- {key}: {value}" for key, value in results["machine"].items()))
+    print(f"- command: `{results['command']}`")
     print()
     print("\n".join(markdown(results)))
     return 0

@@ -16,7 +16,7 @@ How the launch code uses it:
         summary = monitor.stop()         # applies the exit policy, returns counts and leftovers
 
 For the poll, netlink and off backends the shell may also be started with the
-guard's own `subprocess.Popen` and its pid passed to `start()`; only ptrace
+guard's own `subprocess.Popen` and its pid passed to `start()`. Only ptrace
 needs `spawn()`, because the tracer thread must fork the shell. `prepare()`
 starts the netlink reader, which follows every process the guard starts from
 then on, so call it shortly before the shell starts.

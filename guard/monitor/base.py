@@ -52,7 +52,7 @@ class Monitor:
 
     @property
     def live_count(self) -> int:
-        """The number of live processes the monitor holds in memory."""
+        """The number of live processes the monitor keeps in memory."""
         return len(self.recorder.live)
 
     def start_thread(self) -> None:
@@ -183,7 +183,7 @@ class Barrier(NamedTuple):
 
 Observation = Forked | Execed | Exited | Resynced | Lost | Barrier
 
-# The longest the consumer sleeps without looking at due announcements and reaps.
+# Maximum time in seconds the consumer waits before it checks due announcements and reaps.
 _IDLE_WAIT = 0.5
 
 # How long `_drain` waits for the producer to confirm it has queued everything.

@@ -64,7 +64,7 @@ _EXEC = struct.Struct("=II")  # pid, tgid
 _EXIT = struct.Struct("=IIII")  # pid, tgid, exit code (a wait status), exit signal
 
 # Receive buffer requested for the socket, in bytes. Each message takes about
-# 1 KiB of buffer space in the kernel, so this holds roughly 16,000 events.
+# 1 KiB of buffer space in the kernel, so this fits roughly 16,000 events.
 RECEIVE_BUFFER = 16 * 1024 * 1024
 
 # Messages handled per wakeup before the reader checks for requests again.
@@ -153,8 +153,8 @@ def _set_receive_buffer(sock: socket.socket, size: int) -> None:
 def check_connector(sock: socket.socket, timeout: float = 2.0) -> None:
     """Fork a child and confirm the socket reports its fork with the same pid.
 
-    The kernel reports pids as the initial pid namespace sees them, so inside a
-    container the connector may work but name other pids. Raises
+    The kernel reports pids as numbered in the initial pid namespace, so
+    inside a container the connector may work but name other pids. Raises
     `ConnectorUnavailable` when the child's fork is not seen.
     """
     child = os.fork()
@@ -193,7 +193,7 @@ class ConnectorReader:
     It starts before the shell does, following every descendant of the guard,
     so the shell's first processes are seen even if they exit at once. The
     monitor thread keeps only the shell's subtree of what it queues. Its
-    `members` holds live pids only.
+    `members` contains live pids only.
     """
 
     def __init__(self, sock: socket.socket, source: LinuxProcfs) -> None:

@@ -1,7 +1,7 @@
 """The poll backend: look at the tree every `interval` seconds.
 
-Works wherever psutil works and needs no privilege, but it only sees processes
-alive at one of its looks: a process that starts and exits between two polls is
+Works wherever psutil works and needs no privilege, but it only finds processes
+alive at one of its polls: a process that starts and exits between two polls is
 missed, and its records are marked `sampled`. On Linux each poll walks only the
 tree (see `TreeWalker`), not every process on the system.
 

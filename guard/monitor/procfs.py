@@ -1,8 +1,8 @@
 """Reading one process's state, program and children from the operating system.
 
 `LinuxProcfs` reads /proc directly with one small read per fact, because the
-monitor reads these files many times a second. `PsutilSource` gives the same
-answers through psutil for systems without /proc or without the per-thread
+monitor reads these files many times a second. `PsutilSource` returns the same
+facts through psutil for systems without /proc or without the per-thread
 `children` files (Linux without CONFIG_PROC_CHILDREN, macOS).
 """
 
@@ -52,7 +52,7 @@ class ProcStat:
 
 @dataclass(frozen=True, slots=True)
 class ProcessInfo:
-    """What a process runs: its executable, arguments, folder and real user id."""
+    """The program a process runs: its executable, arguments, folder and real user id."""
 
     exe: str | None
     argv: tuple[str, ...] | None
@@ -64,7 +64,7 @@ UNKNOWN_INFO = ProcessInfo(exe=None, argv=None, cwd=None, uid=None)
 
 
 class ProcessSource(Protocol):
-    """Where the monitor reads process facts from."""
+    """A reader of process facts."""
 
     def refresh(self) -> None:
         """Start a new walk of the tree (a source may cache per walk)."""

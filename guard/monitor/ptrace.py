@@ -66,7 +66,7 @@ _FORK_EVENTS = frozenset({PTRACE_EVENT_FORK, PTRACE_EVENT_VFORK, PTRACE_EVENT_CL
 _SIGINFO_SIZE = 128
 _SI_PID_OFFSET = 16 if ctypes.sizeof(ctypes.c_void_p) == 8 else 12
 
-# Longest sleep between two waitpid(WNOHANG) calls when the tracer cannot block.
+# Maximum sleep in seconds between two waitpid(WNOHANG) calls when the tracer cannot block.
 _MAX_IDLE_SLEEP = 0.05
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
@@ -90,9 +90,14 @@ def _resume(request: int, pid: int, signum: int = 0) -> None:
             raise
 
 
-def _event_message(pid: int) -> int:
+def _event_message(pid: int) -> int | None:
     value = ctypes.c_ulong(0)
-    _ptrace(PTRACE_GETEVENTMSG, pid, None, ctypes.addressof(value))
+    try:
+        _ptrace(PTRACE_GETEVENTMSG, pid, None, ctypes.addressof(value))
+    except OSError as error:
+        if error.errno != errno.ESRCH:
+            raise
+        return None  # killed while stopped; its exit follows
     return value.value
 
 
@@ -265,7 +270,7 @@ class Tracer:
     def request_barrier(self, done: threading.Event) -> None:
         """Ask the tracer to queue a `Barrier` once it has handled every pending stop.
 
-        Only the monitor's stop asks for a barrier, so from then on the tracer
+        Only the monitor's stop requests a barrier, so from then on the tracer
         stops blocking in waitpid() and polls instead.
         """
         self._barriers.put(done)
@@ -283,7 +288,7 @@ class Tracer:
 
     def _wake(self) -> None:
         # The tracer may block in waitpid() while the shell runs. A signal sent to
-        # the shell stops it at delivery, which ends that wait; the tracer
+        # the shell stops it at delivery, which ends that wait. The tracer
         # recognizes the signal as its own by the sender pid and discards it.
         shell = self.shell
         if shell is None or shell.returncode is not None or shell.pid in self._listening:
@@ -393,11 +398,14 @@ class Tracer:
         signum = os.WSTOPSIG(status)
         event = status >> 16
         if event in _FORK_EVENTS:
-            self._on_fork(pid, _event_message(pid))
+            child = _event_message(pid)
+            if child is not None:
+                self._on_fork(pid, child)
             _resume(PTRACE_CONT, pid)
         elif event == PTRACE_EVENT_EXEC:
+            # After an exec by another thread, the thread's old id is gone.
             former_tid = _event_message(pid)
-            if former_tid != pid:
+            if former_tid is not None and former_tid != pid:
                 self._tracees.pop(former_tid, None)
             self._tracees[pid] = pid
             self.observations.put(Execed(pid, self.source.info(pid)))
@@ -466,6 +474,9 @@ class Tracer:
 
 def _exec_child(request: _SpawnRequest, sync_read: int, error_write: int) -> None:
     """Run in the forked child: wait to be traced, then exec. Never returns."""
+    # NOTE: the guard has other threads, so like subprocess's preexec_fn this
+    # child runs Python after fork(). It calls only os functions that wrap one
+    # system call each and take no lock that another thread could have held.
     try:
         os.read(sync_read, 1)
         for target, fd in enumerate(request.stdio):

@@ -1,6 +1,6 @@
 """Turning what a backend observes into `ProcessEvent` records.
 
-Each backend reports forks, execs and exits as it sees them; the `Recorder`
+Each backend reports forks, execs and exits as it observes them, and the `Recorder`
 keeps one entry per live process, decides when a start can be announced, and
 hands records to the guard's `emit` callback. A finished process is emitted and
 dropped, so memory follows the number of live processes, not the session length.
@@ -32,7 +32,7 @@ Emit = Callable[[MonitorRecord], None]
 
 @dataclass(slots=True)
 class LiveProcess:
-    """What the recorder holds about one live process of the tree."""
+    """The recorder's state of one live process of the tree."""
 
     pid: int
     ppid: int | None

@@ -3,11 +3,11 @@
 Python's default action for these signals ends the process at once, so the
 guard would write no `session.end` record and leave the tree to itself.
 Inside `termination_signals()` they are recorded instead. Only
-`TerminationSignals.wait(shell)` turns one into a `GuardTerminated` exception,
-so a signal never interrupts the guard halfway through starting the shell or
-the monitor, and a later signal never interrupts the cleanup the first one
-started (stopping the monitor, applying the exit policy, writing the audit
-record):
+`TerminationSignals.wait(shell)` turns one into a `GuardTerminated` exception.
+So a signal never interrupts the guard halfway through starting the shell or
+the monitor. Nor does a later signal interrupt the cleanup that the first one
+started: stopping the monitor, applying the exit policy, writing the audit
+record.
 
     with termination_signals() as signals:
         ...  # prepare, spawn, start: a signal here is recorded

@@ -55,7 +55,7 @@ def test_netlink_follows_double_fork_without_subreaper(
 def test_netlink_rebuilds_tree_after_overflow(janitor: ProcessJanitor, tmp_path: Path) -> None:
     gate = make_fifo(tmp_path, "gate")
     done = tmp_path / "done"
-    # A small buffer that nobody reads overflows while the shell runs 300 processes.
+    # A small buffer without a reader overflows while the shell runs 300 processes.
     sock = open_connector(receive_buffer=4096)
     shell = subprocess.Popen(
         ["bash", "-c", f"for i in $(seq 300); do /bin/true; done; sleep 30 & touch {done}; read line < {gate}"]
