@@ -423,17 +423,20 @@ def _percent(value: float | None) -> str:
 
 
 def markdown(results: dict[str, Any]) -> Iterator[str]:
-    """Yield the Markdown tables for docs/benchmarks.md."""
-    yield from _workload_table(results["workloads"])
-    yield ""
-    yield from _idle_table(results["idle"])
-    yield ""
-    yield from _sweep_table(results["sweep"])
-    yield ""
-    yield from _memory_table(results["memory"])
-    rez_rss = results.get("rez_env_rss_kib")
-    yield ""
-    yield f"rez-env beside a plain shell: {'-' if rez_rss is None else f'{rez_rss / 1024:.1f} MiB'} resident."
+    """Yield the Markdown tables for docs/benchmarks.md, one per part that ran."""
+    tables = [
+        ("workloads", _workload_table),
+        ("idle", _idle_table),
+        ("sweep", _sweep_table),
+        ("memory", _memory_table),
+    ]
+    for part, table in tables:
+        if part in results:
+            yield from table(results[part])
+            yield ""
+    if "rez_env_rss_kib" in results:
+        rez_rss = results["rez_env_rss_kib"]
+        yield f"rez-env beside a plain shell: {'-' if rez_rss is None else f'{rez_rss / 1024:.1f} MiB'} resident."
 
 
 def _workload_table(rows: list[dict[str, Any]]) -> Iterator[str]:
@@ -488,7 +491,10 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per backend and workload (default 3)")
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="length of the idle-shell run in seconds")
     parser.add_argument("--memory-processes", type=int, default=50_000, help="processes in the memory run (2 events each)")
-    parser.add_argument("--intervals", default="0.01,0.02,0.05,0.1,0.2", help="poll intervals in seconds to compare")
+    parser.add_argument("--intervals", default="0.01,0.02,0.05,0.075,0.1,0.2", help="poll intervals in seconds to compare")
+    parser.add_argument(
+        "--parts", default="workloads,sweep,idle,memory", help="comma-separated parts to run (default: all four)"
+    )
     parser.add_argument("--output", type=Path, help="also write the raw results to this JSON file")
     parser.add_argument("--run-one", help=argparse.SUPPRESS)
     parser.add_argument("--truth", action="store_true", help=argparse.SUPPRESS)
@@ -505,21 +511,26 @@ def main() -> int:
         return 2
 
     intervals = [float(value) for value in arguments.intervals.split(",")]
+    parts = set(arguments.parts.split(","))
     command = " ".join(["python -m bench.monitor_bench", *sys.argv[1:]])
     results: dict[str, Any] = {"machine": machine(), "command": command}
     truth = Truth()
     try:
-        print("workloads", file=sys.stderr)
-        results["workloads"] = bench_workloads(truth, arguments.repeats, DEFAULT_POLL_INTERVAL)
-        print("interval sweep", file=sys.stderr)
-        results["sweep"] = bench_interval_sweep(truth, intervals)
-        print("idle", file=sys.stderr)
-        results["idle"] = bench_idle(truth, arguments.idle_seconds, intervals)
+        if "workloads" in parts:
+            print("workloads", file=sys.stderr)
+            results["workloads"] = bench_workloads(truth, arguments.repeats, DEFAULT_POLL_INTERVAL)
+        if "sweep" in parts:
+            print("interval sweep", file=sys.stderr)
+            results["sweep"] = bench_interval_sweep(truth, intervals)
+        if "idle" in parts:
+            print("idle", file=sys.stderr)
+            results["idle"] = bench_idle(truth, arguments.idle_seconds, intervals)
     finally:
         truth.close()
-    print("memory", file=sys.stderr)
-    results["memory"] = bench_memory(arguments.memory_processes)
-    results["rez_env_rss_kib"] = rez_env_rss()
+    if "memory" in parts:
+        print("memory", file=sys.stderr)
+        results["memory"] = bench_memory(arguments.memory_processes)
+        results["rez_env_rss_kib"] = rez_env_rss()
     if arguments.output:
         arguments.output.write_text(json.dumps(results, indent=1))
     print("\n".join(f"- {key}: {value}" for key, value in results["machine"].items()))

@@ -21,6 +21,10 @@ needs `spawn()`, because the tracer thread must fork the shell. `prepare()`
 starts the netlink reader, which follows every process the guard starts from
 then on, so call it shortly before the shell starts.
 
+If the guard starts other children while the monitor runs, pass each pid to
+`monitor.exclude_child()`: the poll backend cannot tell them from orphans the
+guard adopted, and would report them and reap them.
+
 `emit` receives `ProcessEvent` records (process.start, process.exec,
 process.exit) and `MonitorNotice` records (monitor.events_lost); both have
 `kind` and `to_dict()`. An exception raised by `emit` is logged and counted,

@@ -44,9 +44,18 @@ class PollMonitor(Monitor):
         self._excluded.put(pid)
 
     def _run(self) -> None:
-        self.poll_once()
-        while not self._stop_requested.wait(self.options.interval):
+        # Polls start at fixed times, so the gap between two polls stays at the
+        # interval however long a poll takes (unless a poll takes longer).
+        interval = self.options.interval
+        next_poll = time.monotonic()
+        while True:
             self.poll_once()
+            next_poll += interval
+            now = time.monotonic()
+            if next_poll < now:
+                next_poll = now  # fell behind: poll again at once, then resume the schedule
+            if self._stop_requested.wait(next_poll - now):
+                break
         self.poll_once()
         self.recorder.announce_due(everything=True)
 
