@@ -20,7 +20,7 @@ DEFAULT_POLL_INTERVAL = 0.075
 
 
 class Backend(enum.StrEnum):
-    """How the monitor learns about processes in the tree."""
+    """The mechanism the monitor uses to learn about processes in the tree."""
 
     AUTO = "auto"
     POLL = "poll"
@@ -30,10 +30,10 @@ class Backend(enum.StrEnum):
 
 
 class ExitPolicy(enum.StrEnum):
-    """What the monitor does with processes still running when it stops.
+    """The treatment of processes still running when the monitor stops.
 
-    LEAVE lets them run and logs them at INFO; REPORT lets them run and logs a
-    WARNING with their pids; TERMINATE sends SIGTERM, then SIGKILL to those still
+    LEAVE lets them run and logs them at INFO. REPORT lets them run and logs a
+    WARNING with their pids. TERMINATE sends SIGTERM, then SIGKILL to those still
     running after the grace period. Every policy lists them in the summary.
     """
 
@@ -52,7 +52,7 @@ class EventKind(enum.StrEnum):
 
 
 class LeftoverAction(enum.StrEnum):
-    """What the exit policy did to one leftover process, and how it ended."""
+    """The exit policy's action on one leftover process, and how the process ended."""
 
     LEFT = "left"
     REPORTED = "reported"
@@ -64,11 +64,11 @@ class LeftoverAction(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class MonitorOptions:
-    """How to monitor one session: the backend, poll interval and exit policy.
+    """The settings for monitoring one session: backend, poll interval and exit policy.
 
-    `interval` is the poll period in seconds and is used only by the poll
-    backend; `grace_period` is the time in seconds between SIGTERM and SIGKILL
-    under the terminate policy.
+    `interval` is the poll period in seconds, used only by the poll backend.
+    `grace_period` is the time in seconds between SIGTERM and SIGKILL under
+    the terminate policy.
     """
 
     backend: Backend = Backend.AUTO
@@ -94,7 +94,7 @@ class ProcessEvent:
     `start_time` is seconds since the epoch. `argv`, `exe`, `cwd` and `uid` are
     None where the process was gone before the monitor could read them. On exit,
     `exit_status` is set when the process exited and `signal` when a signal
-    killed it; both are None when the backend could not learn how it ended.
+    killed it. Both are None when the backend could not learn how it ended.
     `lifetime` is in seconds. `sampled` is True when the record comes from
     looking at /proc at some moment (the poll backend, or a resync after lost
     events) instead of from the kernel reporting each fork, exec and exit.
@@ -178,7 +178,7 @@ class MonitorSummary:
     `processes_seen` counts every process the monitor reported, the shell
     included. `lost_notices` counts the times the kernel reported lost events.
     `emit_errors` counts exceptions raised by the `emit` callback (each was
-    logged and the record dropped). `error` holds the message of an unexpected
+    logged and the record dropped). `error` contains the message of an unexpected
     failure that ended monitoring early, or None.
     """
 
