@@ -7,23 +7,25 @@ the shell's own startup wiring (rc files, prompt) and starts the process.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import re
 import select
 import shutil
-import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from rez import shells as rez_shells
 from rez.config import config
 
 from guard.errors import LaunchFailed
 from guard.intercept.plain import create_plain_shell
+from guard.monitor import ShellProcess
 from guard.plan import Op, SourcedFile, StartupPlan
 from guard.request import LaunchRequest
 
@@ -131,8 +133,13 @@ def spawn_shell(
     script: str,
     rxt_text: str,
     rxt_file: str,
-) -> subprocess.Popen:
-    """Write the session files and start the shell; return its process."""
+    spawn: Callable[..., ShellProcess] | None = None,
+) -> ShellProcess:
+    """Write the session files and start the shell; return its process.
+
+    `spawn` replaces `subprocess.Popen` for the shell itself, for a monitor that
+    must start the shell (ptrace).
+    """
     session_dir.context_file.write_text(script, encoding="utf-8")
     if rxt_file == str(session_dir.rxt_file):
         session_dir.rxt_file.write_text(rxt_text, encoding="utf-8")
@@ -148,17 +155,43 @@ def spawn_shell(
     quiet = request.quiet or bool(command)
     logger.debug("spawning %s with context %s", plan.shell, session_dir.context_file)
     try:
-        return shell.spawn_shell(
-            str(session_dir.context_file),
-            str(session_dir.path),
-            rcfile=request.rcfile,
-            norc=request.norc,
-            stdin=stdin_has_data(request.stdin),
-            command=command,
-            env=None,
-            quiet=quiet,
-            pre_command=pre_command,
-            **popen_args,
-        )
+        with _shell_started_by(spawn):
+            return shell.spawn_shell(
+                str(session_dir.context_file),
+                str(session_dir.path),
+                rcfile=request.rcfile,
+                norc=request.norc,
+                stdin=stdin_has_data(request.stdin),
+                command=command,
+                env=None,
+                quiet=quiet,
+                pre_command=pre_command,
+                **popen_args,
+            )
     except Exception as error:  # rez wraps OS errors in RezSystemError; both end the launch
         raise LaunchFailed(f"cannot start {plan.shell}: {error}") from error
+
+
+@contextlib.contextmanager
+def _shell_started_by(spawn: Callable[..., ShellProcess] | None) -> Iterator[None]:
+    """Make rez's spawn_shell start the shell with `spawn` instead of its Popen, for the call's duration.
+
+    NOTE: rez 3.4's spawn_shell writes its startup files and then calls the name
+    `Popen` of module rez.shells; replacing that name is the only way in. The guard
+    calls spawn_shell from one thread, so the swap affects no other launch.
+    """
+    if spawn is None:
+        yield
+        return
+
+    def start(args: list[str], env: Mapping[str, str] | None = None, **popen_args: object) -> ShellProcess:
+        return spawn(args, env=env, stdin=popen_args.get("stdin"), stdout=popen_args.get("stdout"),
+                     stderr=popen_args.get("stderr"),
+                     start_new_session=bool(popen_args.get("start_new_session", False)))
+
+    original = rez_shells.Popen
+    rez_shells.Popen = start
+    try:
+        yield
+    finally:
+        rez_shells.Popen = original

@@ -36,7 +36,7 @@ from guard.findings import Finding
 from guard.fingerprint import fingerprint
 from guard.isolation import probe_sandbox, run_isolated
 from guard.launch import SessionDir, check_sourced_unchanged, spawn_shell, with_sourced_files
-from guard.monitor import MonitorOptions, ProcessEvent, become_subreaper, prepare
+from guard.monitor import Backend, become_subreaper, prepare, termination_signals
 from guard.paths import GuardPaths
 from guard.plan import StartupPlan
 from guard.policy import Policy
@@ -49,6 +49,7 @@ from guard.sandbox import SandboxReport, SandboxSummary, build_options
 from guard.sandbox.findings import SandboxOutcome, denial_findings, describe_denials
 from guard.sandbox.rezwork import prepare_in_parent
 from guard.trust import TrustStore, context_identity, context_summary
+from guard.watch import audit_emitter, monitor_options, record_monitor_start, record_monitor_stop, signal_name
 from shells import startup_files
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class Assessment:
     diff: EnvDiff
     identity: str
     sandbox: SandboxSummary = field(default_factory=SandboxSummary)
+    notices: tuple[str, ...] = ()
 
 
 def run_session(request: LaunchRequest, parts: Collaborators) -> int:
@@ -136,18 +138,9 @@ def run_session(request: LaunchRequest, parts: Collaborators) -> int:
         raise
     signal_number = -exit_code if exit_code < 0 else None
     parts.audit.emit("session.end", exit_value=exit_code if exit_code >= 0 else None,
-                     signal=_signal_name(signal_number), run_time=round(parts.clock() - started, 6),
+                     signal=signal_name(signal_number), run_time=round(parts.clock() - started, 6),
                      process_count=process_count)
     return 128 + signal_number if signal_number else exit_code
-
-
-def _signal_name(number: int | None) -> str | None:
-    if number is None:
-        return None
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"SIG{number}"
 
 
 def _run_stages(request: LaunchRequest, parts: Collaborators, probed: SandboxSummary) -> tuple[int, int]:
@@ -266,7 +259,15 @@ def assess_plan(
         diff=diff_environ(plan, parts.parent_environ),
         identity=context_identity(plan),
         sandbox=sandbox.summary,
+        notices=_launch_notices(request, parts.policy),
     )
+
+
+def _launch_notices(request: LaunchRequest, policy: Policy) -> tuple[str, ...]:
+    if monitor_options(request.monitor, policy).backend is Backend.PTRACE:
+        return ("monitor: ptrace traces every process of this shell, so debuggers and strace cannot attach "
+                "to them; use --monitor poll to debug",)
+    return ()
 
 
 def preview_document(assessment: Assessment) -> dict[str, Any]:
@@ -290,8 +291,10 @@ def _show_preview(assessment: Assessment, request: LaunchRequest, parts: Collabo
 
 def _preview_text(assessment: Assessment, show_rez: bool) -> str:
     options = PreviewOptions(show_rez=show_rez, fingerprint=assessment.fingerprint)
-    text = render_preview(assessment.plan, assessment.diff, assessment.findings, options)
-    return f"{text}\n  {printable(assessment.sandbox.describe())}"
+    lines = [render_preview(assessment.plan, assessment.diff, assessment.findings, options)]
+    lines.append(f"  {printable(assessment.sandbox.describe())}")
+    lines.extend(f"  {printable(notice)}" for notice in assessment.notices)
+    return "\n".join(lines)
 
 
 def decide_launch(assessment: Assessment, request: LaunchRequest, parts: Collaborators) -> Decision:
@@ -344,30 +347,25 @@ def _launch(
 ) -> tuple[int, int]:
     script = render_script(plan)
     check_sourced_unchanged(plan)
-    monitor_options = MonitorOptions()
-    if request.monitor:
-        monitor_options = replace(monitor_options, backend=type(monitor_options.backend)(request.monitor))
-    prepared = prepare(monitor_options)
-    become_subreaper()
-
+    options = monitor_options(request.monitor, parts.policy)
     rxt_file = plan.environ.get("REZ_RXT_FILE", str(session_dir.rxt_file))
-    process = spawn_shell(plan, request, session_dir, script, outcome.rxt_text, rxt_file)
 
-    def emit(event: ProcessEvent) -> None:
+    # From here a SIGTERM or SIGHUP to the guard is only recorded, so session.end is still written.
+    with termination_signals() as signals:
+        prepared = prepare(options)
+        record_monitor_start(parts.audit, prepared, options)
+        if prepared.backend is not Backend.OFF:
+            become_subreaper()
+        spawn = prepared.spawn if prepared.spawns_shell else None
+        process = spawn_shell(plan, request, session_dir, script, outcome.rxt_text, rxt_file, spawn=spawn)
+        monitor = prepared.start(process.pid, audit_emitter(parts.audit))
+        # Ctrl-C belongs to the shell, which shares the terminal's process group. A Python
+        # handler (unlike SIG_IGN) is reset to the default in the shell when it execs.
+        previous = signal.signal(signal.SIGINT, _ignore_signal)
         try:
-            parts.audit.emit(event.kind, **event.to_dict())
-        except Exception:  # the monitor thread must keep running when one record fails
-            logger.exception("cannot write the %s record of pid %s", event.kind, event.pid)
-
-    monitor = prepared.start(process.pid, emit)
-    # Ctrl-C belongs to the shell, which shares the terminal's process group. A Python
-    # handler (unlike SIG_IGN) is reset to the default in the shell when it execs.
-    previous = signal.signal(signal.SIGINT, _ignore_signal)
-    try:
-        exit_code = process.wait()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    summary = monitor.stop() if monitor is not None else None
-    if exit_code is None:
-        raise LaunchFailed(f"{plan.shell} exited without a status")
-    return exit_code, summary.process_count if summary else 0
+            exit_code = signals.wait(process)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            summary = monitor.stop()
+            record_monitor_stop(parts.audit, summary)
+    return exit_code, summary.processes_seen

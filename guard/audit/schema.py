@@ -188,7 +188,41 @@ EVENT_FIELDS: Final[Mapping[str, tuple[FieldSpec, ...]]] = {
     "process.start": _PROCESS_FIELDS
     + tuple(FieldSpec(spec.name, spec.type, required=False, nullable=True) for spec in _EXIT_FIELDS)
     + (FieldSpec("sampled", FieldType.BOOLEAN),),
+    "process.exec": _PROCESS_FIELDS
+    + tuple(FieldSpec(spec.name, spec.type, required=False, nullable=True) for spec in _EXIT_FIELDS)
+    + (FieldSpec("sampled", FieldType.BOOLEAN),),
     "process.exit": _PROCESS_FIELDS + _EXIT_FIELDS + (FieldSpec("sampled", FieldType.BOOLEAN),),
+    "monitor.start": (
+        FieldSpec("backend", FieldType.STRING),
+        FieldSpec("reason", FieldType.STRING),
+        FieldSpec("exit_policy", FieldType.STRING),
+        FieldSpec("interval", FieldType.NUMBER),
+    ),
+    "monitor.events_lost": (
+        FieldSpec("message", FieldType.STRING),
+        FieldSpec("lost", FieldType.INTEGER, nullable=True),
+    ),
+    "monitor.stop": (
+        FieldSpec("backend", FieldType.STRING),
+        FieldSpec("exit_policy", FieldType.STRING),
+        FieldSpec("processes_seen", FieldType.INTEGER),
+        FieldSpec("events_emitted", FieldType.INTEGER),
+        FieldSpec("lost_notices", FieldType.INTEGER),
+        FieldSpec("emit_errors", FieldType.INTEGER),
+        FieldSpec(
+            "leftovers",
+            FieldType.OBJECT_LIST,
+            fields=(
+                FieldSpec("pid", FieldType.INTEGER),
+                FieldSpec("ppid", FieldType.INTEGER, nullable=True),
+                FieldSpec("start_time", FieldType.NUMBER, nullable=True),
+                FieldSpec("exe", FieldType.STRING, nullable=True),
+                FieldSpec("argv", FieldType.STRING_LIST, nullable=True),
+                FieldSpec("action", FieldType.STRING),
+            ),
+        ),
+        FieldSpec("error", FieldType.STRING, nullable=True),
+    ),
     "sandbox": _SANDBOX_LAYER_FIELDS + (
         FieldSpec(
             "denied",

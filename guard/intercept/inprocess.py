@@ -33,7 +33,8 @@ from guard.intercept.plain import create_plain_shell
 from guard.intercept.site import LaunchSite
 from guard.intercept.versions import check_rez_version
 from guard.launch import check_sourced_unchanged
-from guard.monitor import Monitor, MonitorOptions, ProcessEvent, prepare
+from guard.monitor import Monitor, prepare
+from guard.watch import audit_emitter, monitor_options, record_monitor_start, record_monitor_stop, signal_name
 from guard.plan import Action, Op, Phase, Segment, StartupPlan
 from guard.record import build_plan
 from guard.render import render_script
@@ -228,7 +229,9 @@ def _approve_and_spawn(
     if site.from_execute_shell:
         _write_context(spawn.context_file, render_script(assessment.plan))
     check_sourced_unchanged(assessment.plan)
-    prepared = prepare(MonitorOptions())
+    options = monitor_options(request.monitor, parts.policy)
+    prepared = prepare(options)
+    record_monitor_start(parts.audit, prepared, options)
     # NOTE: unlike `rez-guard env`, this does not make the caller a child subreaper: the caller is
     # someone else's program, which would then have to reap orphans it never started.
     try:
@@ -249,13 +252,7 @@ def _approve_and_spawn(
     except Exception as error:  # rez wraps OS errors in RezSystemError; both end the launch
         raise InterceptError(f"cannot start {spawn.shell}: {error}") from error
 
-    def emit(event: ProcessEvent) -> None:
-        try:
-            parts.audit.emit(event.kind, **event.to_dict())
-        except Exception:  # the monitor thread must keep running when one record fails
-            logger.exception("cannot write the %s record of pid %s", event.kind, event.pid)
-
-    return process, prepared.start(process.pid, emit)
+    return process, prepared.start(process.pid, audit_emitter(parts.audit))
 
 
 def _write_context(context_file: str, script: str) -> None:
@@ -271,9 +268,11 @@ def _watch_shell(process: subprocess.Popen, monitor: Monitor | None, parts: Coll
     try:
         exit_code = process.wait()
         summary = monitor.stop() if monitor is not None else None
+        if summary is not None:
+            record_monitor_stop(parts.audit, summary)
         signal_number = -exit_code if exit_code < 0 else None
-        parts.audit.emit("session.end", exit_value=exit_code if exit_code >= 0 else None, signal=signal_number,
-                         run_time=round(parts.clock() - started, 6),
-                         process_count=summary.process_count if summary else 0)
+        parts.audit.emit("session.end", exit_value=exit_code if exit_code >= 0 else None,
+                         signal=signal_name(signal_number), run_time=round(parts.clock() - started, 6),
+                         process_count=summary.processes_seen if summary else 0)
     except Exception:  # a failing audit write must not kill the caller's process from this thread
         logger.exception("cannot write the session.end record of pid %s", process.pid)
