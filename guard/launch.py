@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rez.config import config
-from rez.shells import create_shell
+from rez.shells import Shell, create_shell
 
 from guard.errors import LaunchFailed
 from guard.plan import Op, SourcedFile, StartupPlan
@@ -131,13 +131,14 @@ def spawn_shell(
     script: str,
     rxt_text: str,
     rxt_file: str,
+    plugin: Shell | None = None,
 ) -> subprocess.Popen:
-    """Write the session files and start the shell; return its process."""
+    """Write the session files and start the shell through `plugin` (rez's own by default); return its process."""
     session_dir.context_file.write_text(script, encoding="utf-8")
     if rxt_file == str(session_dir.rxt_file):
         session_dir.rxt_file.write_text(rxt_text, encoding="utf-8")
 
-    shell = create_shell(plan.shell)
+    shell = plugin if plugin is not None else create_shell(plan.shell)
     command: str | None = request.command
     if request.argv is not None:
         command = shell.join(list(request.argv)) if request.argv else ""

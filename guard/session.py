@@ -45,7 +45,9 @@ from guard.render import render_script
 from guard.request import LaunchRequest
 from guard.resolve import ResolveOutcome, SessionFiles, resolve_and_record
 from guard.trust import TrustState, TrustStore, context_identity
-from shells import startup_files
+from guard.verify import Drift, StartupCheck
+from shells import adapter_for, startup_files
+from shells.analysis import PlanAnalysis, analyze_plan
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +96,7 @@ class Assessment:
     fingerprint: str
     diff: EnvDiff
     identity: str
+    analysis: PlanAnalysis
 
 
 def run_session(request: LaunchRequest, parts: Collaborators) -> int:
@@ -142,7 +145,7 @@ def _run_stages(request: LaunchRequest, parts: Collaborators) -> tuple[int, int]
         decision = _decide(assessment, request, parts)
         if not decision.approved:
             raise Denied(f"launch denied ({decision.decided_by.value}): {decision.reason}")
-        return _launch(assessment.plan, request, parts, session_dir, outcome)
+        return _launch(assessment.plan, request, parts, session_dir, outcome, assessment.analysis)
     finally:
         if not request.detached:
             session_dir.remove()
@@ -189,7 +192,7 @@ def _assess(plan: StartupPlan | None, request: LaunchRequest, parts: Collaborato
     plan = with_sourced_files(plan, parts.parent_environ)
     command = request.command_text
     plan = replace(plan, startup_files=startup_files(
-        plan.shell, request.rcfile, request.norc, request.stdin, command))
+        plan.shell, request.rcfile, request.norc, request.stdin, command, parts.parent_environ))
     findings = assess(plan, parts.policy)
     return Assessment(
         plan=plan,
@@ -197,6 +200,7 @@ def _assess(plan: StartupPlan | None, request: LaunchRequest, parts: Collaborato
         fingerprint=fingerprint(plan),
         diff=diff_environ(plan, parts.parent_environ),
         identity=context_identity(plan),
+        analysis=analyze_plan(plan, parts.parent_environ),
     )
 
 
@@ -208,6 +212,7 @@ def preview_document(assessment: Assessment) -> dict[str, Any]:
         "env_diff": assessment.diff.to_dict(),
         "findings": [finding.to_dict() for finding in assessment.findings],
         "plan": assessment.plan.to_dict(),
+        "shell_analysis": assessment.analysis.to_dict(),
     }
 
 
@@ -220,7 +225,7 @@ def _show_preview(assessment: Assessment, request: LaunchRequest, parts: Collabo
 
 def _preview_text(assessment: Assessment, show_rez: bool) -> str:
     options = PreviewOptions(show_rez=show_rez, fingerprint=assessment.fingerprint)
-    return render_preview(assessment.plan, assessment.diff, assessment.findings, options)
+    return render_preview(assessment.plan, assessment.diff, assessment.findings, options, assessment.analysis)
 
 
 def _decide(assessment: Assessment, request: LaunchRequest, parts: Collaborators) -> Decision:
@@ -268,8 +273,9 @@ def _launch(
     parts: Collaborators,
     session_dir: SessionDir,
     outcome: ResolveOutcome,
+    analysis: PlanAnalysis,
 ) -> tuple[int, int]:
-    script = render_script(plan)
+    script = render_script(plan, analysis)
     check_sourced_unchanged(plan)
     monitor_options = MonitorOptions()
     if request.monitor:
@@ -277,8 +283,16 @@ def _launch(
     prepared = prepare(monitor_options)
     become_subreaper()
 
+    def report_drift(drift: Drift) -> None:
+        parts.ui.show(drift.line())
+        parts.audit.emit("drift", variables=list(drift.variables), detail=drift.detail)
+
+    adapter = adapter_for(plan.shell)
+    check = StartupCheck(session_dir.path, analysis, parts.parent_environ, adapter, report_drift)
     rxt_file = plan.environ.get("REZ_RXT_FILE", str(session_dir.rxt_file))
-    process = spawn_shell(plan, request, session_dir, script, outcome.rxt_text, rxt_file)
+    process = spawn_shell(plan, request, session_dir, script, outcome.rxt_text, rxt_file,
+                          adapter.spawn_plugin(check.probe))
+    check.start()
 
     def emit(event: ProcessEvent) -> None:
         try:
@@ -292,6 +306,7 @@ def _launch(
     except KeyboardInterrupt:
         exit_code = process.wait()
     summary = monitor.stop() if monitor is not None else None
+    check.stop()
     if exit_code is None:
         raise LaunchFailed(f"{plan.shell} exited without a status")
     return exit_code, summary.process_count if summary else 0
