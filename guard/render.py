@@ -34,7 +34,9 @@ def _replay(shell: Shell, action: Action) -> None:
     elif op is Op.UNSETENV:
         shell.unsetenv(action.key)
     elif op is Op.RESETENV:
-        shell.resetenv(action.key, action_value(shell, action))
+        # rez 3.4's Unix shells mean resetenv as setenv, but write a None line that makes
+        # rez-env itself fail; the guard writes the setenv they mean.
+        shell.setenv(action.key, action_value(shell, action))
     elif op is Op.ALIAS:
         shell.alias(action.key, action.text)
     elif op is Op.SOURCE:

@@ -115,6 +115,10 @@ class _State:
             return (None,)
         return value
 
+    def lookup_set(self, name: str) -> Template | None:
+        # For shells that stop on an undefined variable: only what is known to be set counts.
+        return self.values.get(name)
+
 
 def analyze_plan(plan: StartupPlan, environ: Mapping[str, str]) -> PlanAnalysis:
     """Scan the plan's values for its shell, starting from `environ` (the shell's environment at startup)."""
@@ -148,7 +152,8 @@ def analyze_plan(plan: StartupPlan, environ: Mapping[str, str]) -> PlanAnalysis:
             value = action_value(plugin, action)
             if value is None:
                 continue
-            scan = adapter.scan_value(value, state.lookup)
+            lookup = state.lookup_set if adapter.undefined_variable_stops else state.lookup
+            scan = adapter.scan_value(value, lookup)
             if action.op in (Op.PREPENDENV, Op.APPENDENV):
                 scan = _without_own_reference(scan, plugin.get_key_token(key))
         scans[index] = scan

@@ -60,10 +60,13 @@ class ShellAdapter:
     interactive_variables: ClassVar[frozenset[str]] = frozenset()
     # The command that lists the variables the shell defines itself, started with an empty environment.
     variables_query: ClassVar[tuple[str, ...]] = ()
-    # Options that make the shell parse a script without running it.
+    # Options that make the shell parse a script without running it; empty when it has none that works.
     syntax_check_options: ClassVar[tuple[str, ...]] = ("-n",)
     # True when rez's `_saferefenv` line defines an unset variable as empty (csh); sh ignores it.
     saferefenv_defines: ClassVar[bool] = False
+    # True when expanding an unset variable stops the startup script (csh), so a reference to a
+    # variable that only a sourced file might set cannot be shown as safe.
+    undefined_variable_stops: ClassVar[bool] = False
 
     # -- values
 
@@ -127,7 +130,7 @@ class ShellAdapter:
     def check_syntax(self, script: str) -> str | None:
         """Parse the script with the shell without running it; return its error output, or None."""
         executable = shutil.which(self.name)
-        if executable is None:
+        if executable is None or not self.syntax_check_options:
             return None
         with tempfile.NamedTemporaryFile("w", suffix=".guard-check", encoding="utf-8", delete=False) as handle:
             handle.write(script)

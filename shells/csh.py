@@ -29,8 +29,10 @@ class CshAdapter(ShellAdapter):
                                        "shlvl", "tty", "owd", "cwd", "path", "status", "argv", "shell", "child",
                                        "filec", "hardpaths", "_"})
     variables_query = ("csh", "-f", "-c", "set")
-    syntax_check_options = ("-f", "-n")
+    # BSD csh -n still expands `$?NAME` as a glob pattern and fails on rez's own lines.
+    syntax_check_options = ()
     saferefenv_defines = True
+    undefined_variable_stops = True
     program_prefix = "\\"
 
     @staticmethod

@@ -39,6 +39,8 @@ class CshScanner:
         self.pieces: list[Template] = []
         self.expansions: list[Expansion] = []
         self.problem: str | None = None
+        # Where the last unbraced variable or argument ended: csh reads a `$` right after one oddly.
+        self._unbraced_end = -1
 
     def fail(self, why: str) -> int:
         self.problem = f"{self.dialect.name} stops the startup script: {why}"
@@ -52,6 +54,9 @@ class CshScanner:
                 index = self.fail("csh cannot carry a newline inside a quoted value")
             elif char == "`":
                 index = self._backquote(index)
+            elif char == "\\" and self.text.startswith("$", index + 1):
+                index = self.fail("csh reads a backslash before `$` inside double quotes in ways that differ "
+                                  "from one value to the next, so the guard cannot show the result")
             elif char == "$":
                 index = self._dollar(index)
             else:
@@ -70,6 +75,9 @@ class CshScanner:
     def _dollar(self, index: int) -> int:
         text = self.text
         following = text[index + 1:index + 2]
+        if index == self._unbraced_end and not (_NAME.match(following) or following == "{"):
+            # Right after an unbraced variable csh reads `$ ` or a final `$$` as an illegal name.
+            return self.fail(f"csh cannot read `${following}` right after a variable without braces")
         if following in (" ", "\t"):
             self.pieces.append(("$",))
             return index + 1
@@ -83,14 +91,33 @@ class CshScanner:
             return self.fail(f"`${following}` is an illegal variable name")
         if following in "?#%":
             return self._query(index, following)
-        if following in "$*" or following.isdigit():
-            self._parameter(text[index:index + 2])
+        if following.isdigit() or following == "*":
+            return self._argument(index)
+        if following == "$":
+            self._parameter("$$")
             return index + 2
         if following == "<":
             self.expansions.append(Expansion(ExpansionKind.INPUT, "$<"))
             self.pieces.append((None,))
             return index + 2
         return self.fail(f"`${following}` is an illegal variable name")
+
+    def _argument(self, index: int) -> int:
+        # $0, $1, ... and $* read the shell's arguments, and take modifiers like any variable.
+        if not self.dialect.tcsh:
+            return self.fail(f"`{self.text[index:index + 2]}` refers to an argument, which an interactive csh "
+                             "does not have")
+        end = index + 2
+        while self.text[index + 1].isdigit() and end < len(self.text) and self.text[end].isdigit():
+            end += 1
+        if self.text.startswith("[", end):
+            return self.fail(f"a subscript after {self.text[index:end]} is not modelled")
+        modifiers_end = self._modifiers(self.text, end, self.text[index:end])
+        if modifiers_end is None:
+            return len(self.text)
+        self._parameter(self.text[index:modifiers_end])
+        self._unbraced_end = modifiers_end
+        return modifiers_end
 
     def _parameter(self, construct: str) -> None:
         self.expansions.append(Expansion(ExpansionKind.PARAMETER, construct))
@@ -102,7 +129,8 @@ class CshScanner:
         if operator == "%" and not self.dialect.tcsh:
             return self.fail("`$%` is an illegal variable name")
         if match is None:
-            if self.dialect.tcsh and operator in "?#":
+            following = self.text[index + 2:index + 3]
+            if self.dialect.tcsh and operator in "?#" and following in ("", " ", "\t"):
                 self._parameter(self.text[index:index + 2])
                 return index + 2
             return self.fail(f"`${operator}` is an illegal variable name")
@@ -110,7 +138,10 @@ class CshScanner:
         if self._non_ascii_follows(match.end()):
             return self.fail(f"{self.dialect.name} may read the non-ASCII character after ${operator}{name} as part of the name")
         if operator != "?" and not self._defined(name):
-            return self.fail(f"{name}: undefined variable")
+            return self.fail(f"${operator}{name} refers to {name}, which is not known to be set at this point "
+                             "(csh reports an undefined variable)")
+        if self.text.startswith(("[", ":"), match.end()):
+            return self.fail(f"a subscript or modifier after ${operator}{name} is not modelled")
         self._parameter(self.text[index:match.end()])
         return match.end()
 
@@ -128,21 +159,19 @@ class CshScanner:
         if self._non_ascii_follows(end):
             return self.fail(f"tcsh may read the non-ASCII character after ${name} as part of the name")
         if not self._defined(name):
-            return self.fail(f"${name} refers to {name}, which is not set (csh reports an undefined variable)")
+            return self.fail(f"${name} refers to {name}, which is not known to be set at this point (csh reports an undefined variable)")
         construct_end = end
         known = name not in self.dialect.shell_variables
-        if self.text.startswith("[", end) and not known:
-            close = self.text.find("]", end)
-            if close < 0:
-                return self.fail(f"unterminated subscript after ${name}")
-            construct_end = close + 1
-            known = False
+        if self.text.startswith("[", end):
+            # csh reads a subscript after any name, but applies it only to its own variables.
+            return self.fail(f"csh reads the `[` after ${name} as a subscript, which the guard does not model")
         modifiers_end = self._modifiers(self.text, construct_end, f"${name}")
         if modifiers_end is None:
             return len(self.text)
         if modifiers_end != construct_end:
             known = False
         self._resolved(self.text[index:modifiers_end], name, known)
+        self._unbraced_end = modifiers_end
         return modifiers_end
 
     def _modifiers(self, text: str, index: int, construct: str) -> int | None:
@@ -186,7 +215,7 @@ class CshScanner:
         if operator == "%" and not self.dialect.tcsh:
             return self.fail(f"`{construct}` is an illegal variable name")
         if operator != "?" and not self._defined(name):
-            return self.fail(f"{construct} refers to {name}, which is not set (csh reports an undefined variable)")
+            return self.fail(f"{construct} refers to {name}, which is not known to be set at this point (csh reports an undefined variable)")
         if operator:
             if rest:
                 return self.fail(f"`{construct}` is an illegal variable name")

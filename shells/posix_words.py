@@ -19,6 +19,8 @@ from shells.values import Expansion, ExpansionKind, Lookup, Template, ValueScan,
 _NAME_START = re.compile(r"[A-Za-z_]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SPECIAL_PARAMETERS = "@*#?-$!"
+# zsh history modifiers that take no argument; the others (s, g, &, w, W, f, F) are not modelled.
+_ZSH_SIMPLE_MODIFIERS = "aAcehlPqQrtux"
 _KIND_ORDER = (
     ExpansionKind.VARIABLE,
     ExpansionKind.HOME,
@@ -193,7 +195,8 @@ class DoubleQuotedScanner:
         if following == "[" and self.dialect.bracket_arithmetic:
             end = text.find("]", index + 2)
             if end < 0:
-                return self._unknown_rest(index)
+                self.problem = f"{self.dialect.name} reads an unterminated $[ arithmetic expansion"
+                return len(text)
             self.expansions.append(Expansion(ExpansionKind.ARITHMETIC, text[index:end + 1]))
             self.pieces.append((None,))
             return end + 1
@@ -202,15 +205,70 @@ class DoubleQuotedScanner:
         if following and (_NAME_START.match(following) or self._zsh_name_char(following)):
             return self._name(index)
         if following and following.isdigit():
-            self._parameter(text[index:index + 2])
-            return index + 2
+            end = index + 2
+            if self.dialect.zsh:
+                # zsh reads every digit that follows: $10 is the tenth argument.
+                while end < len(text) and text[end].isdigit():
+                    end += 1
+            return self._zsh_suffix(index, end) or self._parameter_at(index, end)
         if self.dialect.zsh and following and following in "#+=~^":
             return self._zsh_flagged(index)
         if following and following in _SPECIAL_PARAMETERS:
+            suffix_end = self._zsh_suffix(index, index + 2)
+            if suffix_end is not None:
+                return suffix_end
+            if following == "$" and self.dialect.name == "bash" and not self._bash_pair_closed(index + 1):
+                # bash's parser pairs the `$(` of `$$(` (and `${`, `$[`) even though it expands `$$` first.
+                self.problem = f"bash reads an unterminated {text[index + 1:index + 3]} after $$"
+                return len(text)
             self._parameter(text[index:index + 2])
             return index + 2
         self.pieces.append(("$",))
         return index + 1
+
+    def _bash_pair_closed(self, index: int) -> bool:
+        # Whether the `$` at index opens nothing, or opens a pair that is closed.
+        opener = self.text[index + 1:index + 2]
+        if opener == "(":
+            return find_closing_paren(self.text, index + 2) >= 0
+        if opener == "{":
+            return find_closing_brace(self.text, index + 2) >= 0
+        if opener == "[":
+            return self.text.find("]", index + 2) >= 0
+        return True
+
+    def _parameter_at(self, index: int, end: int) -> int:
+        self._parameter(self.text[index:end])
+        return end
+
+    def _zsh_suffix(self, index: int, end: int) -> int | None:
+        # zsh applies subscripts and history modifiers to any unbraced parameter. Returns
+        # where scanning goes on after the parameter, or None when no suffix follows.
+        if not self.dialect.zsh:
+            return None
+        position = end
+        while True:
+            after = self.text[position:position + 1]
+            if after == "[":
+                close = self.text.find("]", position)
+                if close < 0:
+                    self.problem = "zsh reads an unterminated subscript after a parameter"
+                    return len(self.text)
+                if not re.fullmatch(r"-?\d+(,-?\d+)?", self.text[position + 1:close]):
+                    self.problem = f"zsh reads {self.text[position:close + 1]} as a subscript the guard does not model"
+                    return len(self.text)
+                position = close + 1
+            elif after == ":" and re.match(r":[A-Za-z&]", self.text[position:position + 2]):
+                modifier = self.text[position + 1]
+                if modifier not in _ZSH_SIMPLE_MODIFIERS:
+                    self.problem = f"zsh reads :{modifier} after a parameter as a modifier the guard does not model"
+                    return len(self.text)
+                position += 2
+            else:
+                break
+        if position == end:
+            return None
+        return self._parameter_at(index, position)
 
     def _parameter(self, construct: str) -> None:
         self.expansions.append(Expansion(ExpansionKind.PARAMETER, construct))
@@ -235,10 +293,9 @@ class DoubleQuotedScanner:
     def _name(self, index: int) -> int:
         end = self._name_end(index + 1)
         name = self.text[index + 1:end]
-        after = self.text[end:end + 1]
-        if self.dialect.zsh and (after == "[" or (after == ":" and re.match(r":[A-Za-z&]", self.text[end:end + 2]))):
-            # zsh applies a subscript or a history modifier to an unbraced parameter.
-            return self._unknown_rest(index)
+        suffix_end = self._zsh_suffix(index, end)
+        if suffix_end is not None:
+            return suffix_end
         self._variable(self.text[index:end], name)
         return end
 
@@ -256,17 +313,26 @@ class DoubleQuotedScanner:
         self.pieces.append(("",))
 
     def _zsh_flagged(self, index: int) -> int:
-        # zsh's $#NAME, $+NAME, $=NAME, $~NAME and $^NAME (and combinations).
+        # zsh's $#NAME, $+NAME, $=NAME, $~NAME and $^NAME (length, is-set, splitting, globbing,
+        # array joining) on a plain parameter; only a bare `$#` is the argument count.
         position = index + 1
         while position < len(self.text) and self.text[position] in "#+=~^":
             position += 1
         following = self.text[position:position + 1]
-        if following == "{" or (following and (_NAME_START.match(following) or self._zsh_name_char(following))):
-            return self._unknown_rest(index)
-        if self.text[index + 1] == "#":
-            self._parameter("$#")
-            return index + 2
-        return self._unknown_rest(index)
+        if self.text[index + 1] == "#" and position == index + 2 and (following == "" or following.isspace()):
+            return self._parameter_at(index, index + 2)
+        if following and (_NAME_START.match(following) or self._zsh_name_char(following)):
+            end = self._name_end(position)
+        elif following.isdigit():
+            end = position
+            while end < len(self.text) and self.text[end].isdigit():
+                end += 1
+        elif following and following in _SPECIAL_PARAMETERS:
+            end = position + 1
+        else:
+            self.problem = f"zsh reads {self.text[index:position + 1]} in a way the guard does not model"
+            return len(self.text)
+        return self._zsh_suffix(index, end) or self._parameter_at(index, end)
 
     def _parenthesis(self, index: int) -> int:
         end = find_closing_paren(self.text, index + 2)
@@ -293,7 +359,11 @@ class DoubleQuotedScanner:
             self._variable(construct, body)
             return end + 1
         if any(char in body for char in "'\"`\\") or "$" in body:
-            # Nested quoting or expansions: where the shell ends this construct is not modelled.
+            # Nested quoting or expansions: where the shell ends this construct is not modelled,
+            # but the parameter and operator it starts with must be valid.
+            if not self._valid_brace_head(body):
+                self.problem = f"{self.dialect.name} reports a bad substitution for {construct}"
+                return len(self.text)
             return self._unknown_rest(index)
         if not self._valid_brace_body(body):
             self.problem = f"{self.dialect.name} reports a bad substitution for {construct}"
@@ -301,6 +371,16 @@ class DoubleQuotedScanner:
         self.expansions.append(Expansion(ExpansionKind.PARAMETER, construct))
         self.pieces.append((None,))
         return end + 1
+
+    def _valid_brace_head(self, body: str) -> bool:
+        # The body starts with a parameter followed by an operator, before any nested construct.
+        nested = min((body.find(char) for char in "'\"`\\$" if char in body), default=len(body))
+        head = body[:nested]
+        return any(self._valid_brace_body(head[:cut]) and cut < len(body) for cut in range(1, len(head) + 1)
+                   if self._ends_with_operator(head[:cut]))
+
+    def _ends_with_operator(self, head: str) -> bool:
+        return re.search(rf"{self.dialect.brace_operators}$", head) is not None
 
     def _valid_brace_body(self, body: str) -> bool:
         dialect = self.dialect

@@ -17,3 +17,4 @@ class TcshAdapter(CshAdapter):
     user_rc_files = ("~/.tcshrc", "~/.cshrc")
     interactive_rc = "~/.tcshrc"
     variables_query = ("tcsh", "-f", "-c", "set")
+    syntax_check_options = ("-f", "-n")
