@@ -34,12 +34,20 @@ class Launch:
 def guard_env(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
               timeout: float = 120) -> Launch:
     """Run `rez-guard env ARGS` without a terminal and return its result."""
-    # `python -m guard` must import this checkout's guard from any working folder.
+    result = subprocess.run([*GUARD, "env", *args], stdin=subprocess.DEVNULL, capture_output=True,
+                            timeout=timeout, env=launch_environ_of(env), cwd=cwd)
+    return Launch(result.returncode, result.stdout, result.stderr.decode("utf-8", "replace"))
+
+
+def launch_environ_of(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Return the environment a launch gets: `env` (the test's by default), importing this checkout's guard.
+
+    It is always passed explicitly, because a child started without one also inherits
+    variables that were set outside os.environ (pytest's COLUMNS and LINES).
+    """
     environ = dict(os.environ if env is None else env)
     environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), environ.get("PYTHONPATH")]))
-    result = subprocess.run([*GUARD, "env", *args], stdin=subprocess.DEVNULL, capture_output=True,
-                            timeout=timeout, env=environ, cwd=cwd)
-    return Launch(result.returncode, result.stdout, result.stderr.decode("utf-8", "replace"))
+    return environ
 
 
 def launch_environ(repository: Path, shell: str, *packages: str, env: dict[str, str] | None = None) -> Launch:
