@@ -3,10 +3,10 @@
 Nothing is evaluated again: each recorded action is replayed, in order, on a
 fresh instance of rez's shell plugin, which writes the same line rez-env would.
 Two things differ from rez-env, both so the shell gets the value the preview
-showed: where rez would change a value silently (a `%` in zsh, a literal `!` in
-an interactive csh) the guard's plugin writes it intact, and where the shell
-cannot carry a value at all (a newline in csh, a `$` csh cannot expand, a
-command substitution that never ends) the launch stops before the shell starts.
+showed. Where rez would change a value silently (a `%` in zsh, a literal `!` in
+an interactive csh), the guard's plugin writes it intact. Where the shell cannot
+carry a value at all (a newline in csh, a `$` csh cannot expand, a command
+substitution that never ends), the launch stops before the shell starts.
 """
 
 from __future__ import annotations

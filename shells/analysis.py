@@ -1,7 +1,7 @@
 """Walk a startup plan the way its shell will run it.
 
 `analyze_plan` scans every value the plan writes with the shell's adapter, in
-order, keeping track of what each variable holds at that point. It returns
+order, keeping track of the value each variable has at that point. It returns
 what the preview must show before approval (expansions, problems, PATH-like
 entries that mean the current folder) and what the environment must hold once
 the context ran, which the check after launch compares with the real one.
@@ -74,7 +74,7 @@ class CarryProblem:
 
 @dataclass(frozen=True)
 class PlanAnalysis:
-    """What the shell does with each value of a plan, and the environment it must end up with."""
+    """The shell's handling of each value of a plan, and the environment the plan must lead to."""
 
     shell: str
     scans: Mapping[int, ValueScan]

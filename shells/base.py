@@ -1,11 +1,11 @@
 """The interface every shell adapter implements, and what the adapters share.
 
-An adapter holds what the guard must know about one shell to launch exactly
-what it previewed: the startup files the shell reads in each mode and whether
-they run before or after the package commands, what the shell expands or
-executes inside a value rez writes, which values it cannot carry, the
-variables it manages itself, and the command that reads its environment back
-once its startup is done.
+An adapter contains what the guard must know about one shell to launch exactly
+what it previewed. That is the startup files the shell reads in each mode and
+whether they run before or after the package commands, what the shell expands
+or executes inside a value rez writes, and which values it cannot carry. It
+also lists the variables the shell manages itself, and writes the command that
+reads its environment back once its startup is done.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from shells.values import Expansion, ExpansionKind, Lookup, ValueScan
 
 logger = logging.getLogger(__name__)
 
-# The shells the syntax check and the variable query may take; both only parse or list.
+# Seconds the syntax check and the variable query may take; both only parse a script or list names.
 _QUERY_TIMEOUT = 10.0
 
 
@@ -51,7 +51,7 @@ class StartupOptions:
 
 
 class ShellAdapter:
-    """What the guard knows about one shell; subclasses fill in the class attributes."""
+    """The guard's model of one shell; each subclass sets the class attributes for its shell."""
 
     name: ClassVar[str]
     # Variables the shell sets or updates in its own environment at startup.
@@ -67,6 +67,9 @@ class ShellAdapter:
     # True when expanding an unset variable stops the startup script (csh), so a reference to a
     # variable that only a sourced file might set cannot be shown as safe.
     undefined_variable_stops: ClassVar[bool] = False
+    # Written before a program in the probe line: `command` skips shell functions named like the
+    # program, and in csh, which has no functions, a backslash skips aliases.
+    program_prefix: ClassVar[str] = "command "
 
     # -- values
 
@@ -113,8 +116,9 @@ class ShellAdapter:
     def probe_command(self, partial: Path, final: Path) -> str | None:
         """Return the line that writes the environment to `final` once startup is done.
 
-        It runs `env -0` by absolute path, found on the guard's own PATH, so the
-        context's PATH cannot replace it, and renames the file when it is complete.
+        It runs `env -0` by absolute path, found on the system's default path
+        (`os.defpath`), so the context's PATH cannot replace it. It renames the file
+        once it is complete.
         """
         env_program = shutil.which("env", path=os.defpath)
         mv_program = shutil.which("mv", path=os.defpath)
@@ -123,9 +127,6 @@ class ShellAdapter:
             return None
         return (f"{self.program_prefix}{quote(env_program)} -0 > {quote(str(partial))} && "
                 f"{self.program_prefix}{quote(mv_program)} -f {quote(str(partial))} {quote(str(final))}")
-
-    # `command` skips shell functions named like the program; csh has no functions but aliases.
-    program_prefix: ClassVar[str] = "command "
 
     def check_syntax(self, script: str) -> str | None:
         """Parse the script with the shell without running it; return its error output, or None."""
@@ -151,7 +152,7 @@ def expand_home(value: EscapedString) -> tuple[list[tuple[bool, str]], tuple[Exp
     """Apply rez's `~` expansion to the expandable pieces and report each one it changed.
 
     rez's plugins call `os.path.expanduser` on each expandable piece before quoting it,
-    so the shell receives the home folder and never sees the `~`.
+    so the shell receives the home folder and never gets the `~`.
     """
     homes = []
     strings = []

@@ -2,10 +2,10 @@
 
 rez writes an expandable piece as `"..."`, with `"` written as `"\\""` and `!`
 as `\\!`, so inside the quotes only `$` and a backquote are special. Unlike sh,
-csh stops the whole startup script on a variable it cannot expand: an
+csh stops the whole startup script on a variable it cannot expand. That is an
 undefined variable, a `$` at the end of a value or before a character that
-cannot start a name, a `:` that is not a known modifier. Those are reported as
-problems, because the launch could not show what was approved.
+cannot start a name, or a `:` that is not a known modifier. Those are reported
+as problems, because the launch could not show what was approved.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 @dataclass(frozen=True, slots=True)
 class CshDialect:
-    """What sets csh and tcsh apart inside double quotes."""
+    """The double-quote rules of csh or tcsh, and the variables the shell defines itself."""
 
     name: str
     modifiers: str
@@ -124,7 +124,7 @@ class CshScanner:
         self.pieces.append((None,))
 
     def _query(self, index: int, operator: str) -> int:
-        # $?NAME tells whether NAME is set, $#NAME counts its words, $%NAME its characters (tcsh).
+        # $?NAME is 1 when NAME is set, $#NAME the number of its words, $%NAME its length (tcsh).
         match = _NAME.match(self.text, index + 2)
         if operator == "%" and not self.dialect.tcsh:
             return self.fail("`$%` is an illegal variable name")
@@ -136,7 +136,8 @@ class CshScanner:
             return self.fail(f"`${operator}` is an illegal variable name")
         name = match.group(0)
         if self._non_ascii_follows(match.end()):
-            return self.fail(f"{self.dialect.name} may read the non-ASCII character after ${operator}{name} as part of the name")
+            return self.fail(f"{self.dialect.name} may read the non-ASCII character after ${operator}{name} "
+                             "as part of the name")
         if operator != "?" and not self._defined(name):
             return self.fail(f"${operator}{name} refers to {name}, which is not known to be set at this point "
                              "(csh reports an undefined variable)")
@@ -159,17 +160,16 @@ class CshScanner:
         if self._non_ascii_follows(end):
             return self.fail(f"tcsh may read the non-ASCII character after ${name} as part of the name")
         if not self._defined(name):
-            return self.fail(f"${name} refers to {name}, which is not known to be set at this point (csh reports an undefined variable)")
-        construct_end = end
-        known = name not in self.dialect.shell_variables
+            return self.fail(f"${name} refers to {name}, which is not known to be set at this point "
+                             "(csh reports an undefined variable)")
         if self.text.startswith("[", end):
-            # csh reads a subscript after any name, but applies it only to its own variables.
             return self.fail(f"csh reads the `[` after ${name} as a subscript, which the guard does not model")
-        modifiers_end = self._modifiers(self.text, construct_end, f"${name}")
+
+        modifiers_end = self._modifiers(self.text, end, f"${name}")
         if modifiers_end is None:
             return len(self.text)
-        if modifiers_end != construct_end:
-            known = False
+        # A shell variable or a modifier gives text the guard cannot know in advance.
+        known = name not in self.dialect.shell_variables and modifiers_end == end
         self._resolved(self.text[index:modifiers_end], name, known)
         self._unbraced_end = modifiers_end
         return modifiers_end
@@ -215,15 +215,16 @@ class CshScanner:
         if operator == "%" and not self.dialect.tcsh:
             return self.fail(f"`{construct}` is an illegal variable name")
         if operator != "?" and not self._defined(name):
-            return self.fail(f"{construct} refers to {name}, which is not known to be set at this point (csh reports an undefined variable)")
+            return self.fail(f"{construct} refers to {name}, which is not known to be set at this point "
+                             "(csh reports an undefined variable)")
+
         if operator:
             if rest:
                 return self.fail(f"`{construct}` is an illegal variable name")
             self._parameter(construct)
             return end + 1
         if rest.startswith("["):
-            self._parameter(construct)
-            return end + 1
+            return self.fail(f"csh reads the `[` in {construct} as a subscript, which the guard does not model")
         if rest:
             modifiers_end = self._modifiers(rest, 0, construct)
             if modifiers_end is None:

@@ -34,7 +34,7 @@ _KIND_ORDER = (
 
 @dataclass(frozen=True, slots=True)
 class PosixDialect:
-    """What sets one sh-like shell apart inside double quotes."""
+    """The double-quote rules of one sh-like shell, and the variables it defines itself."""
 
     name: str
     bracket_arithmetic: bool = False

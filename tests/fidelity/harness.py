@@ -1,9 +1,9 @@
 """Run rendered context scripts in real shells and read their environment back.
 
-The property tests and the named cases build small startup plans, render them
-with the guard's renderer and run the script in the target shell the way rez's
-startup script sources it, then read the environment with `env -0`, as the
-check after launch does.
+The property tests build small startup plans and render them with the guard's
+renderer. This module runs the script in the target shell the way rez's startup
+script sources it, then reads the environment with `env -0`, as the check after
+launch does.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def run_script(shell: str, script: str, environ: Mapping[str, str], folder: Path
     stdin = subprocess.DEVNULL
     if interactive:
         # An interactive csh substitutes `!` history references on the lines it reads, also in
-        # a sourced file; reading the driver from standard input makes it interactive.
+        # a sourced file. Reading the driver from standard input with -i makes it interactive.
         command.append("-i")
         with driver.open("rb") as handle:
             result = subprocess.run(command, stdin=handle, capture_output=True, env=dict(environ),

@@ -1,6 +1,6 @@
 """Named cases: each ends as exactly one of the three outcomes, through the real `rez-guard env`.
 
-- exact: the launched shell's environment holds the value byte for byte;
+- exact: the launched shell's environment contains the value byte for byte;
 - shown: the preview lists what the shell expands or runs, and the result matches it;
 - stopped: the launch ends with exit code 7 before the shell starts, naming the variable,
   the shell and why.

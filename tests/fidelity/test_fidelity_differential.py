@@ -60,7 +60,8 @@ def compare_with_rez_env(repository: Path, shell: str, request: tuple[str, ...],
     stopped_key = STOPPED.get((context, shell))
     if stopped_key is not None:
         assert guarded.returncode == ExitCode.LAUNCH_FAILED, guarded.stderr
-        assert stopped_key in guarded.stderr and shell in guarded.stderr
+        assert stopped_key in guarded.stderr
+        assert shell in guarded.stderr
         assert stopped_key not in parse_environ(rez.stdout)
         return
     assert rez.returncode == 0, rez.stderr.decode(errors="replace")

@@ -1,7 +1,7 @@
 """Startup files: the preview lists the files the shell reads, in the order it reads them.
 
-Each user startup file appends its name to a log and the context appends
-`context`; launching the real shell must write the log in the order the
+Each user startup file appends its name to a log, and the context appends
+`context`. Launching the real shell must write the log in the order the
 preview listed, with the package commands where the preview put them.
 """
 

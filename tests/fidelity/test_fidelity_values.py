@@ -3,7 +3,7 @@
 For any string without NUL used as a setenv, prependenv or appendenv value or
 as a sourced file's path, exactly one of these holds:
 
-- exact: the shell's environment holds the value byte for byte;
+- exact: the shell's environment contains the value byte for byte;
 - shown: the preview lists what the shell expands or runs inside it, and the
   result matches what the analysis predicted from that;
 - stopped: rendering raises LaunchFailed naming the variable, the shell and why.
@@ -32,8 +32,8 @@ from shells.values import template_matches, template_text
 from tests.conftest import SHELLS, require_shell
 from tests.fidelity.harness import CSH_FAMILY, action, analyze, plan_of, preview_of, run_script
 
-# `>` is left out so that a scanner bug can never turn random text into a redirection
-# that writes a file; the named cases cover it.
+# `>` is left out, so a scanner bug can never turn random text into a redirection
+# that writes a file. The named cases cover redirections.
 SPECIAL_CHARACTERS = list("${}()[]`\\\"'!~:.%#*?^&|;=+-@, \t\n/<") + ["é", "\u00a0", "\u200b", "\U0001f98a", "\r"]
 FRAGMENTS = [
     "$HOME", "${HOME}", "$FIDELITY_WORD", "${FIDELITY_SPACES}", "$FIDELITY_EMPTY", "$UNSET_NAME", "${UNSET_NAME}",
@@ -166,7 +166,7 @@ def check_values(shell: str, items: list[Case], folder: Path, interactive: bool)
         for expansion in scan.expansions:
             assert printable(expansion.describe()) in preview, (case, expansion)
         if scan.problem is not None:
-            # Stopped: the message names the variable and the shell, and the preview says so.
+            # Stopped: the message names the variable and the shell, and the preview shows the reason.
             message = problems[last].message()
             assert shell in message
             if case.op is not Op.SOURCE:
