@@ -242,7 +242,7 @@ def _path_report(state: _State, expected: Mapping[str, Template], environ: Mappi
             entries.append(PathEntry(key, position, entry, origin))
         parent = environ.get(key)
         if parent:
-            lost = tuple(item for item in parent.split(separator) if item and item not in final)
+            lost = tuple(dict.fromkeys(item for item in parent.split(separator) if item and item not in final))
             if lost:
                 dropped[key] = lost
     return tuple(entries), dropped

@@ -20,6 +20,7 @@ from tests.conftest import SHELLS, require_shell
 from tests.fidelity.guard_env import (
     ENV_PROGRAM,
     environ_with,
+    launch_environ_of,
     guard_env,
     launch_environ,
     preview,
@@ -107,8 +108,9 @@ def test_csh_bang_value_exact(tmp_path: Path, shell: str) -> None:
     assert launched.environ["W"] == "!katana"
 
 
-@pytest.mark.parametrize("shell", ["tcsh", "csh"])
-def test_csh_bang_value_exact_interactive(tmp_path: Path, shell: str) -> None:
+@pytest.mark.parametrize("shell", SHELLS)
+def test_bang_value_exact_interactive(tmp_path: Path, shell: str) -> None:
+    # An interactive shell substitutes history on the lines it reads; csh also in sourced files.
     require_shell(shell)
     repository = _package(tmp_path, """
         def commands():
@@ -116,7 +118,8 @@ def test_csh_bang_value_exact_interactive(tmp_path: Path, shell: str) -> None:
             env.W = literal("!katana")
         """)
     child = pexpect.spawn(GUARD[0], [*GUARD[1:], "env", "--paths", str(repository), "--shell", shell, "case",
-                                     "--yes"], encoding="utf-8", timeout=60, dimensions=(40, 200))
+                                     "--yes"], env=launch_environ_of(), encoding="utf-8", timeout=60,
+                          dimensions=(40, 200))
     # The quotes keep the typed line, which the terminal echoes, from matching the output.
     child.sendline('echo V=$V W=$W DONE""MARK')
     child.expect(r"V=(\S*) W=(\S*) DONEMARK")
@@ -127,6 +130,7 @@ def test_csh_bang_value_exact_interactive(tmp_path: Path, shell: str) -> None:
     child.close()
     assert shown == ("!katana", "!katana")
     assert "Event not found" not in before
+    assert "event not found" not in before
 
 
 # -- alias body with shell syntax from the package root
