@@ -22,6 +22,7 @@ from pathlib import Path
 
 from rez import shells as rez_shells
 from rez.config import config
+from rez.shells import Shell
 
 from guard.errors import LaunchFailed
 from guard.intercept.plain import create_plain_shell
@@ -134,8 +135,9 @@ def spawn_shell(
     rxt_text: str,
     rxt_file: str,
     spawn: Callable[..., ShellProcess] | None = None,
+    plugin: Shell | None = None,
 ) -> ShellProcess:
-    """Write the session files and start the shell; return its process.
+    """Write the session files and start the shell through `plugin` (rez's own by default); return its process.
 
     `spawn` replaces `subprocess.Popen` for the shell itself, for a monitor that
     must start the shell (ptrace).
@@ -144,7 +146,7 @@ def spawn_shell(
     if rxt_file == str(session_dir.rxt_file):
         session_dir.rxt_file.write_text(rxt_text, encoding="utf-8")
 
-    shell = create_plain_shell(plan.shell)
+    shell = plugin if plugin is not None else create_plain_shell(plan.shell)
     command: str | None = request.command
     if request.argv is not None:
         command = shell.join(list(request.argv)) if request.argv else ""

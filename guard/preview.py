@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from guard.envdiff import EnvDiff
 from guard.findings import Finding
 from guard.plan import Action, Op, SourcedFile, StartupPlan
+from shells.analysis import PlanAnalysis
 
 REZ_PREFIX = "REZ_"
 _OP_LABELS = {
@@ -95,14 +96,26 @@ def _sections(plan: StartupPlan) -> dict[str | None, list[tuple[int, Action]]]:
     return sections
 
 
-def _rez_lines(entries: Sequence[tuple[int, Action]], show_rez: bool) -> list[str]:
+def _shell_lines(index: int, analysis: PlanAnalysis | None) -> list[str]:
+    # What the shell expands or runs inside the value, and why it cannot carry it, under the action.
+    scan = analysis.scans.get(index) if analysis is not None else None
+    if scan is None:
+        return []
+    lines = [f"      {analysis.shell}: {printable(expansion.describe())}" for expansion in scan.expansions]
+    if scan.problem is not None:
+        lines.append(f"      cannot start: {printable(scan.problem)}")
+    return lines
+
+
+def _rez_lines(entries: Sequence[tuple[int, Action]], show_rez: bool, analysis: PlanAnalysis | None) -> list[str]:
     hidden = 0
     lines = []
-    for _, action in entries:
+    for index, action in entries:
         if not show_rez and action.key and action.key.startswith(REZ_PREFIX):
             hidden += 1
             continue
         lines.append(f"    {printable(_describe(action))}")
+        lines.extend(_shell_lines(index, analysis))
     if hidden:
         lines.append(f"    ({hidden} REZ_* variables; --show-rez lists them)")
     return lines
@@ -113,8 +126,12 @@ def render_preview(
     diff: EnvDiff,
     findings: Iterable[Finding],
     options: PreviewOptions,
+    analysis: PlanAnalysis | None = None,
 ) -> str:
-    """Return the full preview: summary, per-package sections, startup files and findings."""
+    """Return the full preview: summary, per-package sections, startup files, PATH-like entries and findings.
+
+    With the plan's `analysis`, each value shows what its shell expands or runs inside it.
+    """
     lines = [summary_line(plan, diff, options.fingerprint, options.show_rez)]
     sections = _sections(plan)
     sourced = {snapshot.action_index: snapshot for snapshot in plan.sourced}
@@ -129,13 +146,15 @@ def render_preview(
                 lines.append(f"   {action.phase.value}:")
                 current_phase = action.phase
             lines.append(f"    {printable(_describe(action, sourced.get(index)))}")
+            lines.extend(_shell_lines(index, analysis))
     lines.append("  rez:")
-    lines.extend(_rez_lines(sections[None], options.show_rez))
+    lines.extend(_rez_lines(sections[None], options.show_rez, analysis))
     if plan.startup_files:
         lines.append("  startup files:")
         for startup in plan.startup_files:
             state = "" if startup.exists else " (missing)"
             lines.append(printable(f"    {startup.order} package commands: {startup.path}{state}"))
+    lines.extend(_path_lines(analysis))
     findings = list(findings)
     if findings:
         lines.append("  findings:")
@@ -144,3 +163,14 @@ def render_preview(
             lines.append(printable(f"    {finding.severity.name:<5} {finding.rule}  {where}{finding.message}"))
     return "\n".join(lines)
 
+
+def _path_lines(analysis: PlanAnalysis | None) -> list[str]:
+    if analysis is None or not (analysis.path_entries or analysis.dropped_entries):
+        return []
+    lines = ["  path entries:"]
+    for entry in analysis.path_entries:
+        lines.append(printable(f"    {entry.describe()}"))
+    for key, dropped in sorted(analysis.dropped_entries.items()):
+        lines.append(printable(f"    {key}  drops {len(dropped)} entries of the parent environment: "
+                               f"{', '.join(dropped)}"))
+    return lines

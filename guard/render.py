@@ -2,65 +2,52 @@
 
 Nothing is evaluated again: each recorded action is replayed, in order, on a
 fresh instance of rez's shell plugin, which writes the same line rez-env would.
+Two things differ from rez-env, both so the shell gets the value the preview
+showed. Where rez would change a value silently (a `%` in zsh, a literal `!` in
+an interactive csh), the guard's plugin writes it intact. Where the shell cannot
+carry a value at all (a newline in csh, a `$` csh cannot expand, a command
+substitution that never ends), the launch stops before the shell starts.
 """
 
 from __future__ import annotations
 
-from rez.config import config
-from rez.rex import EscapedString
+import logging
+from collections.abc import Mapping
+
 from rez.shells import Shell
 
-from guard.intercept.plain import create_plain_shell
-from guard.plan import Action, Op, Segment, StartupPlan
+from guard.errors import LaunchFailed
+from guard.plan import Action, Op, StartupPlan
+from shells import adapter_for
+from shells.analysis import PlanAnalysis, analyze_plan
+from shells.rez_script import action_value
 
-
-def _escaped(segments: tuple[Segment, ...]) -> EscapedString:
-    if not segments:
-        return EscapedString("")
-    value = EscapedString(segments[0].text, segments[0].literal)
-    for segment in segments[1:]:
-        value = value.literal(segment.text) if segment.literal else value.expandable(segment.text)
-    return value
-
-
-def _pend(shell: Shell, action: Action) -> None:
-    # rez's Unix shell plugins have no prependenv/appendenv: rez's executor joins
-    # the segment with a reference to the variable and calls setenv, as done here.
-    key = action.key
-    value = _escaped(action.value)
-    forward = shell.prependenv if action.op is Op.PREPENDENV else shell.appendenv
-    try:
-        forward(key, value)
-        return
-    except NotImplementedError:
-        pass
-    separator = config.env_var_separators.get(key, shell.pathsep)
-    token = shell.get_key_token(key)
-    parts = [value, token] if action.op is Op.PREPENDENV else [token, value]
-    shell.setenv(key, EscapedString.join(separator, parts))
+logger = logging.getLogger(__name__)
 
 
 def _replay(shell: Shell, action: Action) -> None:
     op = action.op
-    if op is Op.SETENV:
-        shell.setenv(action.key, _escaped(action.value))
+    if op in (Op.SETENV, Op.PREPENDENV, Op.APPENDENV):
+        # rez's Unix shells have no prependenv or appendenv: its executor joins the
+        # value with a reference to the variable and calls setenv.
+        shell.setenv(action.key, action_value(shell, action))
     elif op is Op.UNSETENV:
         shell.unsetenv(action.key)
     elif op is Op.RESETENV:
-        shell.resetenv(action.key, _escaped(action.value))
-    elif op in (Op.PREPENDENV, Op.APPENDENV):
-        _pend(shell, action)
+        # rez 3.4's Unix shells mean resetenv as setenv, but write a None line that makes
+        # rez-env itself fail; the guard writes the setenv they mean.
+        shell.setenv(action.key, action_value(shell, action))
     elif op is Op.ALIAS:
         shell.alias(action.key, action.text)
     elif op is Op.SOURCE:
-        shell.source(_escaped(action.value))
+        shell.source(action_value(shell, action))
     elif op is Op.COMMAND:
         # rez passes commands on unformatted and its shells reject an EscapedString here.
         shell.command(list(action.argv) if action.argv is not None else action.text)
     elif op is Op.INFO:
-        shell.info(_escaped(action.value))
+        shell.info(action_value(shell, action))
     elif op is Op.ERROR:
-        shell.error(_escaped(action.value))
+        shell.error(action_value(shell, action))
     elif op is Op.COMMENT:
         shell.comment(action.text)
     elif op is Op.SHEBANG:
@@ -69,9 +56,31 @@ def _replay(shell: Shell, action: Action) -> None:
         shell._saferefenv(action.key)
 
 
-def render_script(plan: StartupPlan) -> str:
-    """Return the context script for the plan's shell, made only from its recorded actions."""
-    shell = create_plain_shell(plan.shell)
+def replay_plan(plan: StartupPlan) -> str:
+    """Return the context script made only from the plan's recorded actions, without any check."""
+    shell = adapter_for(plan.shell).render_plugin()
     for action in plan.actions:
         _replay(shell, action)
     return shell.get_output()
+
+
+def render_script(plan: StartupPlan, analysis: PlanAnalysis | None = None,
+                  environ: Mapping[str, str] | None = None) -> str:
+    """Return the context script for the plan's shell, or raise LaunchFailed if the shell cannot carry it.
+
+    `analysis` is the plan's analysis for its shell; without one it is made from
+    `environ`, the environment the shell starts with.
+    """
+    if analysis is None:
+        analysis = analyze_plan(plan, environ or {})
+    if analysis.problems:
+        problem = analysis.problems[0]
+        logger.debug("%d values cannot be carried by %s", len(analysis.problems), plan.shell)
+        raise LaunchFailed(problem.message())
+    script = replay_plan(plan)
+    error = adapter_for(plan.shell).check_syntax(script)
+    if error is not None:
+        first_line = error.splitlines()[0]
+        raise LaunchFailed(f"{plan.shell} cannot parse the context script ({first_line}); "
+                           "change the package or launch with another --shell")
+    return script

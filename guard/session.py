@@ -49,8 +49,10 @@ from guard.sandbox import SandboxReport, SandboxSummary, build_options
 from guard.sandbox.findings import SandboxOutcome, denial_findings, describe_denials
 from guard.sandbox.rezwork import prepare_in_parent
 from guard.trust import TrustStore, context_identity, context_summary
+from guard.verify import Drift, StartupCheck
 from guard.watch import audit_emitter, monitor_options, record_monitor_start, record_monitor_stop, signal_name
-from shells import startup_files
+from shells import adapter_for, startup_files
+from shells.analysis import PlanAnalysis, analyze_plan
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +104,7 @@ class Assessment:
     fingerprint: str
     diff: EnvDiff
     identity: str
+    analysis: PlanAnalysis
     sandbox: SandboxSummary = field(default_factory=SandboxSummary)
     notices: tuple[str, ...] = ()
 
@@ -157,7 +160,7 @@ def _run_stages(request: LaunchRequest, parts: Collaborators, probed: SandboxSum
         decision = decide_launch(assessment, request, parts)
         if not decision.approved:
             raise Denied(f"launch denied ({decision.decided_by.value}): {decision.reason}")
-        return _launch(assessment.plan, request, parts, session_dir, outcome)
+        return _launch(assessment.plan, request, parts, session_dir, outcome, assessment.analysis)
     finally:
         if not request.detached:
             session_dir.remove()
@@ -250,7 +253,7 @@ def assess_plan(
     plan = with_sourced_files(plan, parts.parent_environ)
     command = request.command_text
     plan = replace(plan, startup_files=startup_files(
-        plan.shell, request.rcfile, request.norc, request.stdin, command))
+        plan.shell, request.rcfile, request.norc, request.stdin, command, parts.parent_environ))
     findings = (*assess(plan, parts.policy), *sandbox.findings)
     return Assessment(
         plan=plan,
@@ -258,6 +261,7 @@ def assess_plan(
         fingerprint=fingerprint(plan),
         diff=diff_environ(plan, parts.parent_environ),
         identity=context_identity(plan),
+        analysis=analyze_plan(plan, parts.parent_environ),
         sandbox=sandbox.summary,
         notices=_launch_notices(request, parts.policy),
     )
@@ -279,6 +283,7 @@ def preview_document(assessment: Assessment) -> dict[str, Any]:
         "findings": [finding.to_dict() for finding in assessment.findings],
         "sandbox": assessment.sandbox.to_dict(),
         "plan": assessment.plan.to_dict(),
+        "shell_analysis": assessment.analysis.to_dict(),
     }
 
 
@@ -291,7 +296,7 @@ def _show_preview(assessment: Assessment, request: LaunchRequest, parts: Collabo
 
 def _preview_text(assessment: Assessment, show_rez: bool) -> str:
     options = PreviewOptions(show_rez=show_rez, fingerprint=assessment.fingerprint)
-    lines = [render_preview(assessment.plan, assessment.diff, assessment.findings, options)]
+    lines = [render_preview(assessment.plan, assessment.diff, assessment.findings, options, assessment.analysis)]
     lines.append(f"  {printable(assessment.sandbox.describe())}")
     lines.extend(f"  {printable(notice)}" for notice in assessment.notices)
     return "\n".join(lines)
@@ -344,11 +349,19 @@ def _launch(
     parts: Collaborators,
     session_dir: SessionDir,
     outcome: ResolveOutcome,
+    analysis: PlanAnalysis,
 ) -> tuple[int, int]:
-    script = render_script(plan)
+    script = render_script(plan, analysis)
     check_sourced_unchanged(plan)
     options = monitor_options(request.monitor, parts.policy)
     rxt_file = plan.environ.get("REZ_RXT_FILE", str(session_dir.rxt_file))
+
+    def report_drift(drift: Drift) -> None:
+        parts.ui.show(drift.line())
+        parts.audit.emit("drift", variables=list(drift.variables), detail=drift.detail)
+
+    adapter = adapter_for(plan.shell)
+    check = StartupCheck(session_dir.path, analysis, parts.parent_environ, adapter, report_drift)
 
     # From here a SIGTERM or SIGHUP to the guard is only recorded, so session.end is still written.
     with termination_signals() as signals:
@@ -357,7 +370,9 @@ def _launch(
         if prepared.backend is not Backend.OFF:
             become_subreaper()
         spawn = prepared.spawn if prepared.spawns_shell else None
-        process = spawn_shell(plan, request, session_dir, script, outcome.rxt_text, rxt_file, spawn=spawn)
+        process = spawn_shell(plan, request, session_dir, script, outcome.rxt_text, rxt_file, spawn=spawn,
+                              plugin=adapter.spawn_plugin(check.probe))
+        check.start()
         monitor = prepared.start(process.pid, audit_emitter(parts.audit))
         # Ctrl-C belongs to the shell, which shares the terminal's process group. A Python
         # handler (unlike SIG_IGN) is reset to the default in the shell when it execs.
@@ -368,4 +383,5 @@ def _launch(
             signal.signal(signal.SIGINT, previous)
             summary = monitor.stop()
             record_monitor_stop(parts.audit, summary)
+            check.stop()
     return exit_code, summary.processes_seen

@@ -1,30 +1,44 @@
-"""Per-shell knowledge: which startup files a shell reads besides the context.
+"""Per-shell knowledge, one adapter per shell behind `ShellAdapter`.
 
-TODO: one adapter per shell with the files each shell reads on its own
-(zsh's ~/.zshenv, system files under /etc); today this asks rez's shell
-plugin, which lists only the user files rez itself sources.
+`adapter_for(name)` returns the adapter of bash, sh, zsh, tcsh or csh. The
+adapters know the startup files each shell reads, what the shell expands or
+executes inside a value rez writes, which values it cannot carry, and how to
+read its environment back once its startup is done.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-
-from rez.config import config
-from rez.shells import create_shell
+from collections.abc import Mapping
 
 from guard.plan import StartupFile
+from shells.base import ShellAdapter, StartupOptions
+from shells.bash import BashAdapter
+from shells.csh import CshAdapter
+from shells.sh import ShAdapter
+from shells.tcsh import TcshAdapter
+from shells.zsh import ZshAdapter
+
+_ADAPTERS: dict[str, type[ShellAdapter]] = {
+    "bash": BashAdapter,
+    "sh": ShAdapter,
+    "zsh": ZshAdapter,
+    "tcsh": TcshAdapter,
+    "csh": CshAdapter,
+}
+
+__all__ = ["ShellAdapter", "StartupOptions", "adapter_for", "startup_files"]
 
 
-def startup_files(shell: str, rcfile: str | None, norc: bool, stdin: bool, command: str | None) -> tuple[StartupFile, ...]:
-    """Return the files the shell reads at startup besides the context, in order."""
-    sequence = create_shell(shell).get_startup_sequence(rcfile, norc, stdin, command)
-    order = "after" if config.package_commands_sourced_first else "before"
-    files = []
-    for path in sequence["files"]:
-        expanded = os.path.expanduser(path)
-        files.append(StartupFile(path=expanded, order=order, exists=os.path.exists(expanded)))
-    if sequence["envvar"] and sequence["command"] is None and not sequence["stdin"]:
-        value = os.environ.get(sequence["envvar"])
-        if value and not any(item.path == os.path.expanduser(value) for item in files):
-            files.append(StartupFile(path=os.path.expanduser(value), order=order, exists=os.path.exists(value)))
-    return tuple(files)
+@functools.cache
+def adapter_for(shell: str) -> ShellAdapter:
+    """Return the adapter of `shell`; raise KeyError for a shell the guard does not support."""
+    return _ADAPTERS[shell]()
+
+
+def startup_files(shell: str, rcfile: str | None, norc: bool, stdin: bool, command: str | None,
+                  environ: Mapping[str, str] | None = None) -> tuple[StartupFile, ...]:
+    """Return the files the shell reads at startup besides the context, in the order it reads them."""
+    options = StartupOptions(rcfile=rcfile, norc=norc, stdin=stdin, command=command)
+    return adapter_for(shell).startup_files(options, os.environ if environ is None else environ)

@@ -48,3 +48,10 @@ def last_session() -> list[dict[str, Any]]:
     records = audit_records()
     assert records, "the audit log is empty"
     return records_of(records[-1]["session"])
+
+
+def event_record(records: list[dict[str, Any]], event: str) -> dict[str, Any]:
+    """The first record of `event` among a session's records."""
+    matches = [record for record in records if record["event"] == event]
+    assert matches, f"no {event} record in {[record['event'] for record in records]}"
+    return matches[0]

@@ -11,7 +11,7 @@ import pytest
 
 from guard.errors import ExitCode
 from tests.conftest import EXAMPLE_PACKAGES, SHELLS, require_shell
-from tests.guard_run import audit_records, last_session, run_guard
+from tests.guard_run import audit_records, event_record, last_session, run_guard
 from tests.packages import write_package
 
 EXAMPLES = ["--paths", str(EXAMPLE_PACKAGES)]
@@ -32,8 +32,8 @@ def test_hostile_denied_without_terminal(tmp_path: Path) -> None:
     assert not marker.exists()
     records = last_session()
     assert _events(records) == ["session.start", "decision", "error", "session.end"]
-    assert records[1]["decision"] == "deny"
-    assert records[1]["decided_by"] == "no_terminal"
+    assert event_record(records, "decision")["decision"] == "deny"
+    assert event_record(records, "decision")["decided_by"] == "no_terminal"
 
 
 def test_hostile_runs_with_yes(tmp_path: Path) -> None:
@@ -42,7 +42,7 @@ def test_hostile_runs_with_yes(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert marker.exists()
     records = last_session()
-    assert records[1]["decided_by"] == "yes_flag"
+    assert event_record(records, "decision")["decided_by"] == "yes_flag"
     assert records[-1]["event"] == "session.end"
     assert records[-1]["exit_value"] == 0
 
@@ -81,7 +81,7 @@ def test_missing_package_fails_resolve() -> None:
     assert "no_such_package" in result.stderr
     records = last_session()
     assert _events(records) == ["session.start", "error", "session.end"]
-    assert records[1]["exit_code"] == ExitCode.RESOLVE_FAILED
+    assert event_record(records, "error")["exit_code"] == ExitCode.RESOLVE_FAILED
 
 
 def test_conflict_fails_resolve() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from guard.errors import ExitCode
 from guard.isolation import run_isolated
 from guard.trust import TrustStore
-from tests.guard_run import last_session, run_guard
+from tests.guard_run import event_record, last_session, run_guard
 from tests.packages import write_package
 
 REPLACE_GUARD_FUNCTIONS = """
@@ -27,7 +27,7 @@ def test_replaced_guard_functions_change_nothing(tmp_path: Path) -> None:
     result = run_guard("env", "--paths", str(tmp_path / "repo"), "meddler", "--", "touch", str(marker))
     assert result.returncode == ExitCode.DENIED, result.stderr
     assert not marker.exists()
-    decision = last_session()[1]
+    decision = event_record(last_session(), "decision")
     assert decision["decided_by"] == "no_terminal"
     assert decision["fingerprint"] != "0" * 64
 

@@ -9,7 +9,7 @@ import pexpect
 
 from guard.errors import ExitCode
 from tests.conftest import EXAMPLE_PACKAGES, require_shell
-from tests.guard_run import GUARD, last_session, run_guard
+from tests.guard_run import GUARD, event_record, last_session, run_guard
 
 EXAMPLES = ["--paths", str(EXAMPLE_PACKAGES)]
 QUESTION = "Approve this environment?"
@@ -34,8 +34,8 @@ def test_approve_once_runs_and_asks_again(tmp_path: Path) -> None:
     child.sendline("o")
     child.expect("launched")
     assert _finish(child) == 0
-    assert last_session()[1]["decision"] == "approve_once"
-    assert last_session()[1]["decided_by"] == "user"
+    assert event_record(last_session(), "decision")["decision"] == "approve_once"
+    assert event_record(last_session(), "decision")["decided_by"] == "user"
 
     again = run_guard("env", *EXAMPLES, "studio_app", "--", "true")
     assert again.returncode == ExitCode.DENIED
@@ -53,7 +53,7 @@ def test_remembered_approval_skips_prompt() -> None:
     assert trusted.stdout.strip() == "again"
     assert trusted.stderr.count("\n") == 1
     assert trusted.stderr.startswith("rez-guard: 2 packages, bash, fingerprint ")
-    assert last_session()[1]["decided_by"] == "trust_store"
+    assert event_record(last_session(), "decision")["decided_by"] == "trust_store"
 
 
 def test_changed_commands_ask_again(tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_deny_answer_launches_nothing(tmp_path: Path) -> None:
     child.sendline("d")
     assert _finish(child) == ExitCode.DENIED
     assert not marker.exists()
-    assert last_session()[1]["decision"] == "deny"
+    assert event_record(last_session(), "decision")["decision"] == "deny"
 
 
 def test_ctrl_c_denies(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from rez.shells import create_shell
 
 from guard.plan import Op, Phase, StartupPlan
 from guard.record import RecordingSettings, record_plan
-from guard.render import render_script
+from guard.render import replay_plan
 from tests.conftest import EXAMPLE_PACKAGES, SHELLS, require_shell
 from tests.corpus import CORPUS, corpus_id
 
@@ -42,7 +42,7 @@ def test_replayed_script_equals_rez_script(shell: str, repository, request_) -> 
     settings = _settings(shell)
     plan = record_plan(context, settings, lambda: FIXED_TIME)
     # The plan crosses the process boundary as JSON; replay what comes out of it.
-    replayed = render_script(StartupPlan.from_dict(plan.to_dict()))
+    replayed = replay_plan(StartupPlan.from_dict(plan.to_dict()))
     assert replayed == _rez_script(context, settings)
 
 

@@ -38,17 +38,19 @@ class Pipe:
     def __init__(self) -> None:
         self.read_fd, self.write_fd = os.pipe()
 
+    # Each end is marked closed before os.close: a signal handler that raises between
+    # the two steps then leaks one descriptor instead of closing it twice.
     def close_read(self) -> None:
         """Close the read end, if still open."""
-        if self.read_fd >= 0:
-            os.close(self.read_fd)
-            self.read_fd = -1
+        fd, self.read_fd = self.read_fd, -1
+        if fd >= 0:
+            os.close(fd)
 
     def close_write(self) -> None:
         """Close the write end, if still open."""
-        if self.write_fd >= 0:
-            os.close(self.write_fd)
-            self.write_fd = -1
+        fd, self.write_fd = self.write_fd, -1
+        if fd >= 0:
+            os.close(fd)
 
     def close(self) -> None:
         """Close both ends."""

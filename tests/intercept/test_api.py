@@ -10,7 +10,7 @@ from guard.decide import Verdict
 from guard.errors import Denied, UsageError
 from guard.intercept.api import launch
 from tests.conftest import EXAMPLE_PACKAGES
-from tests.guard_run import last_session
+from tests.guard_run import event_record, last_session
 
 PATHS = str(EXAMPLE_PACKAGES)
 
@@ -38,7 +38,7 @@ def test_launch_denied_without_terminal(tmp_path: Path) -> None:
     with pytest.raises(Denied, match="no terminal"):
         launch(["studio_app"], ["touch", str(marker)], paths=PATHS, interactive=False, ui=AnsweringUI(Verdict.DENY))
     assert not marker.exists()
-    assert last_session()[1]["decided_by"] == "no_terminal"
+    assert event_record(last_session(), "decision")["decided_by"] == "no_terminal"
 
 
 def test_launch_asks_the_given_ui(tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_launch_asks_the_given_ui(tmp_path: Path) -> None:
     assert code == 0
     assert marker.exists()
     assert any("STUDIO_APP_HOME" in text for text in ui.previews)
-    assert last_session()[1]["decided_by"] == "user"
+    assert event_record(last_session(), "decision")["decided_by"] == "user"
 
 
 def test_launch_passes_exit_code() -> None:

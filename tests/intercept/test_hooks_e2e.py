@@ -19,7 +19,7 @@ import pytest
 from guard.errors import ExitCode
 from guard.intercept.routes import RouteState
 from tests.conftest import EXAMPLE_PACKAGES, REPO_ROOT, SHELLS, require_shell
-from tests.guard_run import audit_records, last_session
+from tests.guard_run import audit_records, event_record, last_session
 from tests.intercept.conftest import RezVenv, last_line
 from tests.packages import write_package
 
@@ -116,7 +116,7 @@ def test_rez_env_asks_on_terminal(hooked: RezVenv) -> None:
     assert ISOLATION_NOTICE not in shown
     child.expect(STUDIO_APP_HOME)
     assert _finish(child) == 0
-    assert last_session()[1]["decided_by"] == "user"
+    assert event_record(last_session(), "decision")["decided_by"] == "user"
 
 
 def test_rez_env_ctrl_c_denies(hooked: RezVenv, tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_rez_env_ctrl_c_denies(hooked: RezVenv, tmp_path: Path) -> None:
     child.sendintr()
     assert _finish(child) == ExitCode.DENIED
     assert not marker.exists()
-    assert last_session()[1]["decision"] == "deny"
+    assert event_record(last_session(), "decision")["decision"] == "deny"
 
 
 def test_rez_env_subcommand_guarded(hooked: RezVenv, tmp_path: Path) -> None:
@@ -216,7 +216,7 @@ def test_remembered_approval_shared_with_rez_env(hooked: RezVenv, tmp_path: Path
     result = hooked.run("python", str(script), "bash", "exit 0")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "shell exited 0"
-    assert last_session()[1]["decided_by"] == "trust_store"
+    assert event_record(last_session(), "decision")["decided_by"] == "trust_store"
 
 
 def _make_suite(venv: RezVenv, tmp_path: Path) -> Path:

@@ -23,10 +23,10 @@ from guard.intercept.shells import GUARDED_SHELLS, GuardedShell
 from guard.intercept.site import LaunchSite
 from guard.plan import Op, Phase
 from guard.record import RecordingSettings, build_plan, detect_system_paths, record_plan
-from guard.render import render_script
+from guard.render import replay_plan
 from tests.conftest import EXAMPLE_PACKAGES, SHELLS
 from tests.corpus import COMMANDS_PACKAGES
-from tests.guard_run import last_session
+from tests.guard_run import event_record, last_session
 from tests.packages import write_package
 
 CONTEXTS = [
@@ -77,7 +77,7 @@ def test_recording_matches_isolated(guarded_factory: _GuardedFactory, shell: str
     assert _stable(guarded.recorded_actions) == _stable(isolated.actions)
     # The script launched is rendered from the recorded actions; it must be the one rez wrote.
     plan = build_plan(context, shell, guarded.recorded_actions, {})
-    assert render_script(plan) == guarded.get_output()
+    assert replay_plan(plan) == guarded.get_output()
 
 
 def test_fingerprint_matches_isolated(guarded_factory: _GuardedFactory) -> None:
@@ -143,7 +143,7 @@ def test_veto_is_audited(guarded_factory: _GuardedFactory, tmp_path: Path) -> No
     assert [record["event"] for record in records] == ["session.start", "decision", "error", "session.end"]
     assert records[0]["isolated"] is False
     assert records[0]["route"] == "shell-plugin"
-    assert records[1]["decided_by"] == "no_terminal"
+    assert event_record(records, "decision")["decided_by"] == "no_terminal"
 
 
 def test_spawn_without_execute_shell_shows_file(tmp_path: Path) -> None:
@@ -152,7 +152,7 @@ def test_spawn_without_execute_shell_shows_file(tmp_path: Path) -> None:
     spawn = SpawnArguments(shell="bash", context_file=str(context_file), tmpdir=str(tmp_path), command="true")
     with pytest.raises(LaunchVetoed):
         launch_in_process(spawn, (), LaunchSite())
-    decision = last_session()[1]
+    decision = event_record(last_session(), "decision")
     assert decision["resolved"] == []
     assert context_file.read_text() == "export FROM_FILE=1\n"
 

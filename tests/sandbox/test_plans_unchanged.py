@@ -16,7 +16,7 @@ from guard.isolation import run_isolated
 from guard.paths import GuardPaths
 from guard.plan import StartupPlan
 from guard.record import detect_system_paths
-from guard.render import render_script
+from guard.render import replay_plan
 from guard.request import LaunchRequest
 from guard.resolve import SessionFiles, resolve_and_record
 from guard.sandbox import build_options
@@ -83,4 +83,4 @@ def test_plan_same_with_and_without_sandbox(repository, packages, shell, tmp_pat
     plain_plan = normalized(plain.value["plan"])
     confined_plan = normalized(confined.value["plan"])
     assert confined_plan == plain_plan
-    assert render_script(StartupPlan.from_dict(confined_plan)) == render_script(StartupPlan.from_dict(plain_plan))
+    assert replay_plan(StartupPlan.from_dict(confined_plan)) == replay_plan(StartupPlan.from_dict(plain_plan))
