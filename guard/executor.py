@@ -92,6 +92,24 @@ class PendingActionManager(ActionManager):
     def __init__(self, interpreter: ActionInterpreter, **kwargs: Any) -> None:
         super().__init__(interpreter, **kwargs)
         self.environ = PendingEnviron()
+        # rez formats and expands every variable name on every call. With the
+        # executor's own formatter, a name without braces, `$`, a leading `~` or a
+        # match of the interpreter's variable pattern comes back unchanged.
+        self._keys_format_to_themselves = getattr(self.formatter, "__func__", None) is RexExecutor.expand
+        self._variable_pattern = interpreter.ENV_VAR_REGEX
+
+    def _key(self, key):
+        if (
+            self._keys_format_to_themselves
+            and type(key) is str
+            and "{" not in key
+            and "}" not in key
+            and "$" not in key
+            and not key.startswith("~")
+            and self._variable_pattern.search(key) is None
+        ):
+            return key, key
+        return super()._key(key)
 
     def prependenv(self, key, value) -> None:
         if not self._pend(key, value, prepend=True):
