@@ -2,25 +2,65 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
 import click
 
 from guard import __version__
-from guard.cli.env import env
 from guard.errors import ExitCode, GuardError
+from guard.lazy_rez import defer_dot_parser
 
 logger = logging.getLogger("guard")
 
+# Subcommand name -> ("module:attribute" of its click command, its one-line help).
+# A subcommand's module is imported only when that subcommand runs, so that
+# `rez-guard --help` and the subcommands that never launch a shell do not pay
+# for importing rez (about 0.15 s).
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "env": ("guard.cli.env:env", "Resolve PKG..., show what the packages inject, ask, and launch the approved shell."),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A click group that imports each subcommand's module on first use."""
+
+    def __init__(self, *args, lazy_commands: dict[str, tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in self.lazy_commands:
+            return self.commands.get(cmd_name)
+        # The stand-in must be in place before the subcommand's module imports rez.
+        defer_dot_parser()
+        module_name, attribute = self.lazy_commands[cmd_name][0].split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        self.add_command(command, cmd_name)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Listed from the table, so that --help imports no subcommand module.
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.commands.get(name)
+            if command is not None:
+                rows.append((name, command.get_short_help_str(formatter.width)))
+            else:
+                rows.append((name, self.lazy_commands[name][1]))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, lazy_commands=SUBCOMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rez-guard")
 def cli() -> None:
     """Guard rez shells: preview, approve, launch, monitor and audit."""
-
-
-cli.add_command(env)
 
 
 def _wants_debug(argv: list[str]) -> bool:
