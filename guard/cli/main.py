@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import sys
@@ -40,6 +41,11 @@ class LazyGroup(click.Group):
         defer_dot_parser()
         module_name, attribute = self.lazy_commands[cmd_name][0].split(":")
         command = getattr(importlib.import_module(module_name), attribute)
+        # Everything imported so far lives as long as the process. Freezing it keeps
+        # the garbage collector from walking it again on every full collection, and
+        # keeps the forked recording child from copying the pages it would touch.
+        gc.freeze()
+        gc.enable()
         self.add_command(command, cmd_name)
         return command
 
@@ -82,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     _configure_logging(args)
+    # Importing a subcommand creates most of the objects a launch keeps; collecting
+    # garbage meanwhile only walks a growing heap. get_command turns it back on
+    # once the subcommand is imported, and so does the end of this function.
+    gc.disable()
     try:
         # Without standalone mode click returns the code given to ctx.exit() instead of exiting.
         result = cli.main(args=args, prog_name="rez-guard", standalone_mode=False)
@@ -104,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"rez-guard: internal error: {type(error).__name__}: {error} (run with -v for the traceback)",
                    err=True)
         return int(ExitCode.INTERNAL_ERROR)
+    finally:
+        gc.enable()
     return result if isinstance(result, int) else 0
 
 
