@@ -15,6 +15,8 @@ import sys
 import types
 from typing import Any
 
+# NOTE: the module path in rez 3.4's vendored pydot. If rez moves it, nothing imports
+# this name and the stand-in stays unused, so launches get slower but never wrong.
 DOT_PARSER_MODULE = "rez.vendor.pydot.dot_parser"
 
 
