@@ -46,5 +46,8 @@ def canonical_plan(plan: StartupPlan) -> dict:
 
 def fingerprint(plan: StartupPlan) -> str:
     """Return the plan's fingerprint: sha256 over its canonical JSON form."""
-    data = json.dumps(canonical_plan(plan), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # canonical_plan builds fresh lists and dicts, so the circular reference check
+    # (about a sixth of the encoding time) can be skipped; the output is the same.
+    data = json.dumps(canonical_plan(plan), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      check_circular=False)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()

@@ -45,6 +45,10 @@ class Op(enum.StrEnum):
     SAFEREFENV = "saferefenv"
 
 
+# Lookups by value that raise KeyError on an unknown value, much faster than Op(value).
+_OPS_BY_VALUE: dict[str, Op] = {op.value: op for op in Op}
+_PHASES_BY_VALUE: dict[str, Phase] = {phase.value: phase for phase in Phase}
+
 ENV_OPS = frozenset({Op.SETENV, Op.UNSETENV, Op.RESETENV, Op.PREPENDENV, Op.APPENDENV})
 STARTUP_COMMAND_OPS = frozenset({Op.SOURCE, Op.COMMAND, Op.ALIAS})
 
@@ -99,14 +103,19 @@ class Action:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Action:
+        # A plan can hold thousands of actions, so this avoids Enum() calls and
+        # generator expressions; it still converts every field to its type.
+        variant = data.get("variant")
+        key = data.get("key")
+        value = data.get("value")
         argv = data.get("argv")
         return cls(
-            op=Op(data["op"]),
-            phase=Phase(data["phase"]),
-            variant=_optional_str(data.get("variant")),
-            key=_optional_str(data.get("key")),
-            value=tuple(Segment(str(text), bool(literal)) for text, literal in data.get("value", ())),
-            argv=None if argv is None else tuple(str(word) for word in argv),
+            _OPS_BY_VALUE[data["op"]],
+            _PHASES_BY_VALUE[data["phase"]],
+            None if variant is None else str(variant),
+            None if key is None else str(key),
+            tuple([Segment(str(text), bool(literal)) for text, literal in value]) if value else (),
+            None if argv is None else tuple([str(word) for word in argv]),
         )
 
 
@@ -226,7 +235,7 @@ class StartupPlan:
             shell=str(data["shell"]),
             request=tuple(str(item) for item in data["request"]),
             variants=tuple(ResolvedVariant.from_dict(item) for item in data["variants"]),
-            actions=tuple(Action.from_dict(item) for item in data["actions"]),
+            actions=tuple([Action.from_dict(item) for item in data["actions"]]),
             environ={str(key): str(value) for key, value in data.get("environ", {}).items()},
             unset=tuple(str(item) for item in data.get("unset", ())),
             package_paths=tuple(str(item) for item in data.get("package_paths", ())),

@@ -16,8 +16,9 @@ from typing import Any
 
 from rez.config import config
 from rez.resolved_context import ResolvedContext
-from rez.rex import ActionInterpreter, EscapedString, RexExecutor
+from rez.rex import ActionInterpreter, EscapedString
 
+from guard.executor import PendingRexExecutor
 from guard.intercept.plain import create_plain_shell
 from guard.plan import Action, Op, Phase, ResolvedVariant, Segment, StartupPlan
 
@@ -153,8 +154,8 @@ class RecordingInterpreter(ActionInterpreter):
         return self._shell.get_output() if style is None else self._shell.get_output(style)
 
 
-class _RecordingExecutor(RexExecutor):
-    """rez's executor, marking when package code runs and for which variant."""
+class _RecordingExecutor(PendingRexExecutor):
+    """rez's executor (with linear prepends and appends), marking when package code runs and for which variant."""
 
     def __init__(self, attribution: _Attribution, **kwargs: Any) -> None:
         self._attribution = attribution

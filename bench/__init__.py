@@ -1,0 +1,1 @@
+"""Benchmarks of rez-guard against plain rez-env; see docs/benchmarks.md."""
