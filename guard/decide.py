@@ -34,6 +34,10 @@ class DecidedBy(enum.StrEnum):
     NO_TERMINAL = "no_terminal"
 
 
+class PromptAborted(Exception):
+    """The approval prompt ended without an answer (Ctrl-C or end of input): a denial not to remember."""
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """A verdict, who made it, and a one-line reason."""

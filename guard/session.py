@@ -20,7 +20,14 @@ from typing import Any, Protocol
 from guard import integrity
 from guard.assess import assess
 from guard.audit import AuditSession
-from guard.decide import Decision, DecidedBy, Verdict, decide_without_prompt, needs_typed_approval
+from guard.decide import (
+    Decision,
+    DecidedBy,
+    PromptAborted,
+    Verdict,
+    decide_without_prompt,
+    needs_typed_approval,
+)
 from guard.envdiff import EnvDiff, diff_environ
 from guard.errors import (
     Denied,
@@ -34,7 +41,7 @@ from guard.errors import (
 )
 from guard.findings import Finding
 from guard.fingerprint import fingerprint
-from guard.isolation import probe_sandbox, run_isolated
+from guard.isolation import run_isolated
 from guard.launch import SessionDir, check_sourced_unchanged, spawn_shell, with_sourced_files
 from guard.monitor import Backend, become_subreaper, prepare, termination_signals
 from guard.paths import GuardPaths
@@ -75,7 +82,7 @@ class LaunchUI(Protocol):
         """Write a result to stdout (the JSON preview, an rxt file for `-o -`)."""
 
     def ask(self, preview: str, details: str, typed: bool) -> Verdict:
-        """Ask for approval on the terminal; Ctrl-C or end of input means deny."""
+        """Ask for approval on the terminal; raise PromptAborted on Ctrl-C or end of input."""
 
     def show_graph(self, dot: str) -> None:
         """Show a failed resolve's graph (rez-env --fail-graph)."""
@@ -112,7 +119,6 @@ class Assessment:
 def run_session(request: LaunchRequest, parts: Collaborators) -> int:
     """Run one guarded launch and return the exit code (the shell's, when one ran)."""
     started = parts.clock()
-    sandbox = probe_sandbox(build_options(parts.paths, package_paths(request)))
     parts.audit.emit(
         "session.start",
         submitcwd=os.getcwd(),
@@ -125,10 +131,9 @@ def run_session(request: LaunchRequest, parts: Collaborators) -> int:
         command=request.command_text,
         isolated=True,
         route="env",
-        sandbox=sandbox.to_dict(),
     )
     try:
-        exit_code, process_count = _run_stages(request, parts, sandbox)
+        exit_code, process_count = _run_stages(request, parts)
     except GuardError as error:
         parts.audit.emit("error", error=type(error).__name__, message=error.message, exit_code=int(error.exit_code))
         parts.audit.emit("session.end", exit_value=int(error.exit_code), signal=None,
@@ -146,10 +151,10 @@ def run_session(request: LaunchRequest, parts: Collaborators) -> int:
     return 128 + signal_number if signal_number else exit_code
 
 
-def _run_stages(request: LaunchRequest, parts: Collaborators, probed: SandboxSummary) -> tuple[int, int]:
+def _run_stages(request: LaunchRequest, parts: Collaborators) -> tuple[int, int]:
     session_dir = SessionDir.create(request.shell)
     try:
-        outcome, sandbox = _resolve_isolated(request, parts, session_dir, probed)
+        outcome, sandbox = _resolve_isolated(request, parts, session_dir)
         if request.output:
             _write_output(request, outcome, parts)
             return 0, 0
@@ -170,7 +175,6 @@ def _resolve_isolated(
     request: LaunchRequest,
     parts: Collaborators,
     session_dir: SessionDir,
-    probed: SandboxSummary,
 ) -> tuple[ResolveOutcome, SandboxOutcome]:
     detect_system_paths(request.shell)
     prepare_in_parent()
@@ -188,8 +192,8 @@ def _resolve_isolated(
     changed += [change for change in report.protected_changes if change not in changed]
     if report.output:
         parts.ui.show(_child_output_text(report))
-    if report.has_news(probed):
-        parts.audit.emit("sandbox", **report.to_dict())
+    # The layers are known once the child has run; probing them before would cost a fork per launch.
+    parts.audit.emit("sandbox", **report.to_dict())
     if changed:
         parts.audit.emit("alert", message="package code changed the guard's own folders while it ran", paths=changed)
         raise IntegrityAlert(
@@ -307,13 +311,22 @@ def decide_launch(assessment: Assessment, request: LaunchRequest, parts: Collabo
     trust_state = parts.trust.lookup(assessment.fingerprint, assessment.identity)
     decision = decide_without_prompt(
         assessment.findings, trust_state, parts.policy, yes=request.yes, interactive=parts.interactive)
+    remember_denial = False
     if decision is None:
-        verdict = parts.ui.ask(
-            _preview_text(assessment, show_rez=request.show_rez),
-            _preview_text(assessment, show_rez=True),
-            typed=needs_typed_approval(assessment.findings),
-        )
-        decision = Decision(verdict, DecidedBy.USER, "answered at the prompt")
+        try:
+            verdict = parts.ui.ask(
+                _preview_text(assessment, show_rez=request.show_rez),
+                _preview_text(assessment, show_rez=True),
+                typed=needs_typed_approval(assessment.findings),
+            )
+        except PromptAborted as aborted:
+            decision = Decision(Verdict.DENY, DecidedBy.USER, f"{aborted}; nothing is remembered")
+        else:
+            # An explicit "deny" is remembered for this context, so it is not asked again.
+            remember_denial = verdict is Verdict.DENY
+            reason = ("denied at the prompt; run `rez-guard trust list` and `rez-guard trust forget ID` "
+                      "to be asked again") if remember_denial else "answered at the prompt"
+            decision = Decision(verdict, DecidedBy.USER, reason)
     elif decision.decided_by is DecidedBy.TRUST_STORE and decision.approved:
         parts.ui.show(summary_line(assessment.plan, assessment.diff, assessment.fingerprint))
     else:
@@ -336,6 +349,8 @@ def decide_launch(assessment: Assessment, request: LaunchRequest, parts: Collabo
     )
     if decision.verdict is Verdict.APPROVE_REMEMBER:
         parts.trust.remember(assessment.fingerprint, assessment.identity, context_summary(plan))
+    elif remember_denial:
+        parts.trust.deny(assessment.identity, context_summary(plan))
     return decision
 
 

@@ -31,7 +31,7 @@ def test_hostile_denied_without_terminal(tmp_path: Path) -> None:
     assert "--yes" in result.stderr.splitlines()[-1]
     assert not marker.exists()
     records = last_session()
-    assert _events(records) == ["session.start", "decision", "error", "session.end"]
+    assert _events(records) == ["session.start", "sandbox", "decision", "error", "session.end"]
     assert event_record(records, "decision")["decision"] == "deny"
     assert event_record(records, "decision")["decided_by"] == "no_terminal"
 
@@ -80,7 +80,7 @@ def test_missing_package_fails_resolve() -> None:
     assert result.stderr.count("\n") == 1
     assert "no_such_package" in result.stderr
     records = last_session()
-    assert _events(records) == ["session.start", "error", "session.end"]
+    assert _events(records) == ["session.start", "sandbox", "error", "session.end"]
     assert event_record(records, "error")["exit_code"] == ExitCode.RESOLVE_FAILED
 
 

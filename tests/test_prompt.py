@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import shutil
 from pathlib import Path
 
@@ -74,7 +76,7 @@ def test_changed_commands_ask_again(tmp_path: Path) -> None:
     assert "EXTRA" in changed.stderr
 
 
-def test_deny_answer_launches_nothing(tmp_path: Path) -> None:
+def test_deny_answer_remembered(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     child = _spawn("env", *EXAMPLES, "studio_app", "--", "touch", str(marker))
     child.expect(QUESTION)
@@ -82,6 +84,19 @@ def test_deny_answer_launches_nothing(tmp_path: Path) -> None:
     assert _finish(child) == ExitCode.DENIED
     assert not marker.exists()
     assert event_record(last_session(), "decision")["decision"] == "deny"
+
+    # The denial is kept for the context: even --yes is denied until the record is forgotten.
+    again = run_guard("env", *EXAMPLES, "studio_app", "--yes", "--", "touch", str(marker))
+    assert again.returncode == ExitCode.DENIED
+    assert "rez-guard trust forget" in again.stderr
+    assert event_record(last_session(), "decision")["decided_by"] == "trust_store"
+    assert not marker.exists()
+
+
+def _trust_entries() -> list[dict]:
+    listing = run_guard("trust", "list", "--json")
+    assert listing.returncode == 0, listing.stderr
+    return json.loads(listing.stdout)
 
 
 def test_ctrl_c_denies(tmp_path: Path) -> None:
@@ -91,6 +106,7 @@ def test_ctrl_c_denies(tmp_path: Path) -> None:
     child.sendintr()
     assert _finish(child) == ExitCode.DENIED
     assert not marker.exists()
+    assert _trust_entries() == []
 
 
 def test_end_of_input_denies(tmp_path: Path) -> None:
@@ -100,6 +116,7 @@ def test_end_of_input_denies(tmp_path: Path) -> None:
     child.sendeof()
     assert _finish(child) == ExitCode.DENIED
     assert not marker.exists()
+    assert _trust_entries() == []
 
 
 def test_show_details_lists_rez_variables() -> None:

@@ -147,7 +147,6 @@ EVENT_FIELDS: Final[Mapping[str, tuple[FieldSpec, ...]]] = {
         FieldSpec("isolated", FieldType.BOOLEAN, required=False),
         FieldSpec("route", FieldType.STRING, required=False),
         FieldSpec("caller", FieldType.STRING, required=False, nullable=True),
-        FieldSpec("sandbox", FieldType.OBJECT, required=False, fields=_SANDBOX_LAYER_FIELDS),
     ),
     "decision": (
         FieldSpec("decision", FieldType.STRING, choices=_choices(DecisionKind)),

@@ -7,7 +7,7 @@ from typing import TextIO
 
 from rez.utils.graph_utils import view_graph
 
-from guard.decide import Verdict
+from guard.decide import PromptAborted, Verdict
 
 _SHORT_ANSWERS = {"o": Verdict.APPROVE_ONCE, "r": Verdict.APPROVE_REMEMBER, "d": Verdict.DENY}
 _LONG_ANSWERS = {"once": Verdict.APPROVE_ONCE, "remember": Verdict.APPROVE_REMEMBER, "deny": Verdict.DENY}
@@ -45,10 +45,10 @@ class TerminalUI:
                 line = self._stdin.readline()
             except KeyboardInterrupt:
                 self._stderr.write("\n")
-                return Verdict.DENY
+                raise PromptAborted("interrupted at the prompt") from None
             if not line:
                 self._stderr.write("\n")
-                return Verdict.DENY
+                raise PromptAborted("end of input at the prompt")
             answer = line.strip().lower()
             if answer in ("s", "show"):
                 self.show(details)

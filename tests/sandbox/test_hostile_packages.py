@@ -184,7 +184,7 @@ def test_hostile_package_blocked_and_named(attack, where, repository, guard_path
     recorded = {(entry["operation"], entry["layer"], entry["against_guard"]) for entry in sandbox_record["denied"]}
     for operation, against_guard in RECORDED[attack]:
         assert (operation, "seccomp", against_guard) in recorded
-    assert session.events("session.start")[0]["sandbox"]["active"] == preview["sandbox"]["active"]
+    assert sandbox_record["active"] == preview["sandbox"]["active"]
 
     assert trust.read_bytes() == trust_before
     assert listener.connections() == 0
@@ -246,15 +246,15 @@ def test_unhandled_denial_names_sandbox(repository, guard_paths, write_package):
     assert trust.read_bytes() == trust_before
 
 
-def test_clean_session_writes_no_sandbox_record(repository, guard_paths, write_package):
+def test_clean_session_records_layers_only(repository, guard_paths, write_package):
     write_package(repository, "clean", "def commands():\n    env.CLEAN = '1'\n")
     request = LaunchRequest(packages=("clean",), paths=str(repository), preview=True, json=True, shell="bash")
 
     session = run_guarded(request, guard_paths)
 
-    # session.start already records the layers; a sandbox record would only repeat them.
-    assert session.events("sandbox") == []
-    (start,) = session.events("session.start")
+    (record,) = session.events("sandbox")
     preview = json.loads(session.ui.outputs[-1])
-    assert start["sandbox"]["active"] == preview["sandbox"]["active"]
-    assert "seccomp" in start["sandbox"]["active"]
+    assert record["active"] == preview["sandbox"]["active"]
+    assert "seccomp" in record["active"]
+    assert record["denied"] == []
+    assert record["protected_changes"] == []
