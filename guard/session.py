@@ -1,4 +1,4 @@
-"""One guarded launch, from request to shell exit: the pipeline of DESIGN.md.
+"""One guarded launch, from request to shell exit: the pipeline of docs/design.md.
 
 `run_session` calls each stage in order and writes the audit records. It never
 prints: everything shown to the user goes through the `LaunchUI` it is given,
@@ -340,8 +340,8 @@ def decide_launch(assessment: Assessment, request: LaunchRequest, parts: Collabo
         reason=decision.reason,
         fingerprint=assessment.fingerprint,
         resolved=[variant.qualified_name for variant in plan.variants],
-        variants=[{"qualified_name": v.qualified_name, "uri": v.uri, "root": v.root, "repository": v.repository}
-                  for v in plan.variants],
+        variants=[{"qualified_name": variant.qualified_name, "uri": variant.uri, "root": variant.root,
+                   "repository": variant.repository} for variant in plan.variants],
         findings=[{"rule": f.rule, "severity": f.severity.label, "message": f.message} for f in assessment.findings],
         env_diff=assessment.diff.to_dict(),
         # The audit log drops these unless the policy sets log_values, and redacts secrets.
