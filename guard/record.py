@@ -9,14 +9,13 @@ the script the shell runs is made from exactly the recorded calls.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rez.config import config
 from rez.resolved_context import ResolvedContext
-from rez.rex import ActionInterpreter, EscapedString
+from rez.rex import ActionInterpreter, EscapedString, OutputStyle
 
 from guard.executor import PendingRexExecutor
 from guard.intercept.plain import create_plain_shell
@@ -32,7 +31,7 @@ def _segments(value: Any) -> tuple[Segment, ...]:
 
 
 class _Attribution:
-    """Which variant and phase is emitting actions right now."""
+    """The variant and phase emitting actions right now."""
 
     def __init__(self) -> None:
         self.phase = Phase.REZ
@@ -150,8 +149,8 @@ class RecordingInterpreter(ActionInterpreter):
     def get_syspaths(self):
         return self._shell.get_syspaths()
 
-    def get_output(self, style=None):
-        return self._shell.get_output() if style is None else self._shell.get_output(style)
+    def get_output(self, style=OutputStyle.file):
+        return self._shell.get_output(style)
 
 
 class _RecordingExecutor(PendingRexExecutor):
@@ -180,7 +179,7 @@ class _RecordingExecutor(PendingRexExecutor):
 
 @dataclass(frozen=True, slots=True)
 class RecordingSettings:
-    """What the recording needs besides the context: the shell and the session's files."""
+    """The recording's inputs besides the context: the shell and the session's files."""
 
     shell: str
     rxt_file: str
@@ -257,6 +256,3 @@ def detect_system_paths(shell: str) -> None:
     """Run rez's system path detection now, so the child never has to start a process."""
     create_plain_shell(shell).get_syspaths()
 
-
-def default_parent_environ() -> dict[str, str]:
-    return dict(os.environ)

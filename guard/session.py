@@ -34,7 +34,6 @@ from guard.errors import (
     GuardError,
     IntegrityAlert,
     InternalError,
-    LaunchFailed,
     PackageError,
     ResolveFailed,
     UsageError,

@@ -11,7 +11,6 @@ import subprocess
 import tempfile
 import termios
 import threading
-from pathlib import Path
 
 import pytest
 
