@@ -1,6 +1,6 @@
 """Decide: approve once, approve and remember, or deny, and who decided.
 
-Pure: the inputs are the findings, what the trust store says, the policy and
+Pure: the inputs are the findings, the trust store's state, the policy and
 whether a terminal is there to ask. `decide_without_prompt` returns None when
 the user has to be asked; the CLI asks and the answer becomes a `Decision`.
 """
@@ -25,7 +25,7 @@ class Verdict(enum.StrEnum):
 
 
 class DecidedBy(enum.StrEnum):
-    """Who or what made the decision."""
+    """The party that made the decision: the user, the trust store, --yes or the policy."""
 
     USER = "user"
     TRUST_STORE = "trust_store"

@@ -3,8 +3,9 @@
 It covers the attributed actions, the resolved variants with their roots, the
 content hash of every sourced file and the target shell. It leaves out what
 changes on every launch without the context changing (rez's timestamps and the
-session's temporary file paths) and the user's own environment: the plan holds
-unexpanded values, so `$PATH` is the same text whatever the user's PATH is.
+session's temporary file paths) and the user's own environment, because the
+plan contains unexpanded values: `$PATH` is the same text whatever the user's
+PATH is.
 """
 
 from __future__ import annotations

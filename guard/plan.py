@@ -16,7 +16,7 @@ from typing import Any
 
 
 class Phase(enum.StrEnum):
-    """Who emitted an action: rez itself or one of a package's command functions."""
+    """The emitter of an action: rez itself or one of a package's command functions."""
 
     REZ = "rez"
     PRE_COMMANDS = "pre_commands"
@@ -65,9 +65,9 @@ class Segment:
 class Action:
     """One recorded interpreter call with the variant and phase that emitted it.
 
-    `value` holds the value as rez passed it to the interpreter: unexpanded, so a
+    `value` is the value as rez passed it to the interpreter: unexpanded, so a
     `$VAR` in it is expanded by the shell at startup. For a command given as a
-    list, `argv` holds the words and `value` is empty.
+    list, `argv` contains the words and `value` is empty.
     """
 
     op: Op
@@ -200,7 +200,7 @@ class StartupFile:
 class StartupPlan:
     """The recorded, attributed actions of one context for one shell.
 
-    `environ` holds the value rez computed for every variable the context sets,
+    `environ` maps to the value rez computed for every variable the context sets,
     from the parent environment at recording time; `unset` lists the variables
     it removes. Both feed the env diff and the check after launch, never the
     fingerprint.

@@ -47,11 +47,18 @@ def escape_each(text: str) -> str:
         category = unicodedata.category(char)
         invisible = category[0] in "CZ" and char != " "
         if invisible:
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+            out.append(_escape_code_point(ord(char)))
         else:
             out.append(char)
     return "".join(out)
+
+
+def _escape_code_point(code: int) -> str:
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
 
 
 @dataclass(frozen=True, slots=True)

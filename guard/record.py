@@ -171,7 +171,7 @@ class _RecordingExecutor(PendingRexExecutor):
             self._attribution.variant = None
 
     def append_system_paths(self):
-        # rez asks the interpreter for system paths only when it is a Shell;
+        # rez takes system paths from the interpreter only when it is a Shell;
         # the recorder forwards the shell plugin's (detected before the fork).
         for path in self.interpreter.get_syspaths():
             self.env.PATH.append(path)

@@ -31,6 +31,7 @@ from guard.decide import (
 from guard.envdiff import EnvDiff, diff_environ
 from guard.errors import (
     Denied,
+    ExitCode,
     GuardError,
     IntegrityAlert,
     InternalError,
@@ -72,7 +73,7 @@ _CHILD_FAILURES: dict[str, type[GuardError]] = {
 
 
 class LaunchUI(Protocol):
-    """How the pipeline talks to the user; the CLI implements it on stderr and stdout."""
+    """The pipeline's channel to the user, implemented by the CLI on stderr and stdout."""
 
     def show(self, text: str) -> None:
         """Show text on stderr (preview, summary, notices)."""
@@ -89,7 +90,7 @@ class LaunchUI(Protocol):
 
 @dataclass(frozen=True)
 class Collaborators:
-    """What a session is handed: configuration read before any package code ran."""
+    """A session's collaborators: configuration read before any package code ran."""
 
     paths: GuardPaths
     policy: Policy
@@ -133,20 +134,28 @@ def run_session(request: LaunchRequest, parts: Collaborators) -> int:
     )
     try:
         exit_code, process_count = _run_stages(request, parts)
-    except GuardError as error:
-        parts.audit.emit("error", error=type(error).__name__, message=error.message, exit_code=int(error.exit_code))
-        parts.audit.emit("session.end", exit_value=int(error.exit_code), signal=None,
-                         run_time=round(parts.clock() - started, 6), process_count=0)
-        raise
     except BaseException as error:
-        parts.audit.emit("error", error=type(error).__name__, message=str(error), exit_code=70)
-        parts.audit.emit("session.end", exit_value=70, signal=None,
-                         run_time=round(parts.clock() - started, 6), process_count=0)
+        record_failure(parts.audit, error, parts.clock() - started)
         raise
+    return record_shell_end(parts.audit, exit_code, parts.clock() - started, process_count)
+
+
+def record_failure(audit: AuditSession, error: BaseException, run_time: float) -> int:
+    """Write the `error` and `session.end` records of a launch that ended without a shell; return its exit code."""
+    if isinstance(error, GuardError):
+        exit_code, message = int(error.exit_code), error.message
+    else:
+        exit_code, message = int(ExitCode.INTERNAL_ERROR), str(error)
+    audit.emit("error", error=type(error).__name__, message=message, exit_code=exit_code)
+    audit.emit("session.end", exit_value=exit_code, signal=None, run_time=round(run_time, 6), process_count=0)
+    return exit_code
+
+
+def record_shell_end(audit: AuditSession, exit_code: int, run_time: float, process_count: int) -> int:
+    """Write `session.end` for a shell that exited; return the code to exit with (128 + N for signal N)."""
     signal_number = -exit_code if exit_code < 0 else None
-    parts.audit.emit("session.end", exit_value=exit_code if exit_code >= 0 else None,
-                     signal=signal_name(signal_number), run_time=round(parts.clock() - started, 6),
-                     process_count=process_count)
+    audit.emit("session.end", exit_value=exit_code if exit_code >= 0 else None, signal=signal_name(signal_number),
+               run_time=round(run_time, 6), process_count=process_count)
     return 128 + signal_number if signal_number else exit_code
 
 

@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 PROBE_FILE = "startup-environ"
 _POLL_SECONDS = 0.05
 
-# Variables every shell updates on its own whatever the plan says.
+# Variables every shell updates on its own, whatever the plan sets.
 DYNAMIC_VARIABLES = frozenset({"PWD", "OLDPWD", "SHLVL", "_"})
 # Variables rez's own startup wrapper sets or removes around the context: the
 # prompt, the redirection of the rc files and the history file (rez 3.4).
@@ -39,7 +39,7 @@ _BASH_FUNCTION_PREFIX = "BASH_FUNC_"
 
 
 class Change(enum.StrEnum):
-    """How a variable differs from the approved plan."""
+    """The kind of difference between a variable and the approved plan."""
 
     CHANGED = "changed"
     ADDED = "added"
@@ -50,7 +50,7 @@ class Change(enum.StrEnum):
 class Drift:
     """The variables whose value after startup differs from the approved plan.
 
-    `variables` is empty when the environment could not be read back; `detail` says why.
+    `variables` is empty when the environment could not be read back; `detail` gives the reason.
     """
 
     variables: tuple[str, ...]

@@ -1,4 +1,4 @@
-"""How rez writes an action into a shell script, and the plugin classes the guard uses.
+"""The lines rez writes for an action into a shell script, and the plugin classes the guard uses.
 
 `action_value` rebuilds the `EscapedString` rez's shell plugin receives for a
 recorded action, so the analysis scans exactly what the renderer writes.

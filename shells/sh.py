@@ -11,7 +11,7 @@ from shells.values import Expansion, Lookup, ValueScan
 
 
 class PosixAdapter(ShellAdapter):
-    """What sh, bash and zsh share: rez writes them the same double-quoted words."""
+    """The base adapter of sh, bash and zsh, for which rez writes the same double-quoted words."""
 
     dialect_options: dict = {}
 

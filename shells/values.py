@@ -21,7 +21,7 @@ Lookup = Callable[[str], "Template | None"]
 
 
 class ExpansionKind(enum.StrEnum):
-    """What the shell does with one construct inside a value."""
+    """The shell's treatment of one construct inside a value."""
 
     VARIABLE = "variable"
     HOME = "home"
@@ -78,7 +78,7 @@ class Expansion:
 
 @dataclass(frozen=True, slots=True)
 class ValueScan:
-    """What one shell does with one value: expansions, resulting text, or why it cannot carry it."""
+    """The result of one shell scanning one value: expansions, resulting text, or why it cannot carry it."""
 
     template: Template
     expansions: tuple[Expansion, ...] = ()

@@ -14,7 +14,7 @@ _LONG_ANSWERS = {"once": Verdict.APPROVE_ONCE, "remember": Verdict.APPROVE_REMEM
 
 
 class TerminalUI:
-    """Shows the preview and asks on the terminal; answers come from stdin."""
+    """The terminal side of a launch: preview and prompt on stderr, the reply read from stdin."""
 
     def __init__(self, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> None:
         self._stdin = stdin

@@ -34,12 +34,20 @@ from guard.intercept.site import LaunchSite
 from guard.intercept.versions import check_rez_version
 from guard.launch import check_sourced_unchanged
 from guard.monitor import Monitor, prepare
-from guard.watch import audit_emitter, monitor_options, record_monitor_start, record_monitor_stop, signal_name
+from guard.watch import audit_emitter, monitor_options, record_monitor_start, record_monitor_stop
 from guard.plan import Action, Op, Phase, Segment, StartupPlan
 from guard.record import build_plan
 from guard.render import render_script
 from guard.request import LaunchRequest
-from guard.session import Assessment, Collaborators, LaunchUI, assess_plan, decide_launch
+from guard.session import (
+    Assessment,
+    Collaborators,
+    LaunchUI,
+    assess_plan,
+    decide_launch,
+    record_failure,
+    record_shell_end,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -198,11 +206,7 @@ def launch_in_process(spawn: SpawnArguments, actions: Sequence[Action], site: La
     except BaseException as error:
         # NOTE: in rez's command-line tools, Ctrl-C at the prompt runs rez's own SIGINT handler, which
         # exits 1 at once: recorded here as SystemExit, and no shell starts, but it is not a `deny` answer.
-        exit_code = int(error.exit_code) if isinstance(error, GuardError) else 70
-        message = error.message if isinstance(error, GuardError) else str(error)
-        parts.audit.emit("error", error=type(error).__name__, message=message, exit_code=exit_code)
-        parts.audit.emit("session.end", exit_value=exit_code, signal=None,
-                         run_time=round(parts.clock() - started, 6), process_count=0)
+        record_failure(parts.audit, error, parts.clock() - started)
         if isinstance(error, GuardError) and not isinstance(error, InterceptError):
             raise InterceptError(error.message) from error
         raise
@@ -270,9 +274,7 @@ def _watch_shell(process: subprocess.Popen, monitor: Monitor | None, parts: Coll
         summary = monitor.stop() if monitor is not None else None
         if summary is not None:
             record_monitor_stop(parts.audit, summary)
-        signal_number = -exit_code if exit_code < 0 else None
-        parts.audit.emit("session.end", exit_value=exit_code if exit_code >= 0 else None,
-                         signal=signal_name(signal_number), run_time=round(parts.clock() - started, 6),
-                         process_count=summary.processes_seen if summary else 0)
+        record_shell_end(parts.audit, exit_code, parts.clock() - started,
+                         summary.processes_seen if summary else 0)
     except Exception:  # a failing audit write must not kill the caller's process from this thread
         logger.exception("cannot write the session.end record of pid %s", process.pid)

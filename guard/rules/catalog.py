@@ -58,7 +58,7 @@ _PLAN_RULES: Final[tuple[Rule, ...]] = (
     Rule("repo.untrusted", Severity.WARN, "a package comes from a repository the policy does not trust"),
 )
 
-# What the recording child's sandbox denied is a finding too, so the policy can set its severity.
+# An operation the recording child's sandbox denied is a finding too, so the policy can set its severity.
 RULES: Final[tuple[Rule, ...]] = (
     *_PLAN_RULES,
     *(Rule(rule.id, rule.default, rule.summary) for rule in SANDBOX_RULES),
