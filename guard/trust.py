@@ -25,9 +25,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
-from filelock import FileLock, Timeout
-
 from guard.errors import ConfigError, UsageError
+from guard.locking import LockTimeout, exclusive_lock
 from guard.plan import StartupPlan
 
 logger = logging.getLogger(__name__)
@@ -178,15 +177,14 @@ class TrustStore:
 
     def _update(self, change: Callable[[list[TrustEntry]], tuple[list[TrustEntry], Result]]) -> Result:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        lock = FileLock(self._lock_path, timeout=LOCK_TIMEOUT_SECONDS, mode=0o600)
         try:
-            with lock:
+            with exclusive_lock(self._lock_path, LOCK_TIMEOUT_SECONDS):
                 entries = self._read()
                 updated, result = change(entries)
                 if updated != entries:
                     self._write(updated)
                 return result
-        except Timeout as error:
+        except LockTimeout as error:
             raise ConfigError(
                 f"timed out after {LOCK_TIMEOUT_SECONDS:.0f} s waiting for trust store lock {self._lock_path}; "
                 "check for a stuck rez-guard process"
