@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# Waits between attempts grow from the first to the last value; a writer holds the lock for milliseconds.
+# The wait between attempts doubles from the first value up to the last. A writer holds the lock for milliseconds.
 _FIRST_WAIT_SECONDS = 0.001
 _LAST_WAIT_SECONDS = 0.05
 
