@@ -9,7 +9,18 @@ from guard.audit.log import AuditLog, AuditOptions, AuditWriteError, open_audit_
 from guard.audit.schema import SCHEMA_VERSION, validate_record
 from guard.audit.session import AuditSession, redact_values
 from guard.audit.syslog import SinkSpec, Transport
-from guard.audit.verify import VerifyReport, verify_logs
+
+# Only `rez-guard audit` verifies logs, so a launch does not import the verifier.
+_LAZY = {"VerifyReport", "verify_logs"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from guard.audit import verify
+
+        return getattr(verify, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import cProfile
 import os
 import sys
 
@@ -110,6 +109,9 @@ def env(ctx: click.Context, packages: tuple[str, ...], **options: object) -> Non
     profile_file = options["profile"]
     if not profile_file:
         ctx.exit(run_session(request, parts))
+    # Imported here, still before the recording child is forked, because few runs are profiled.
+    import cProfile
+
     profiler = cProfile.Profile()
     try:
         exit_code = profiler.runcall(run_session, request, parts)

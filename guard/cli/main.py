@@ -11,7 +11,7 @@ import click
 
 from guard import __version__
 from guard.errors import ExitCode, GuardError
-from guard.lazy_rez import defer_dot_parser
+from guard.lazy_rez import defer_dot_parser, speed_up_plugin_search
 
 logger = logging.getLogger("guard")
 
@@ -48,6 +48,8 @@ class LazyGroup(click.Group):
         defer_dot_parser()
         module_name, attribute = self.lazy_commands[cmd_name][0].split(":")
         command = getattr(importlib.import_module(module_name), attribute)
+        if "rez.plugin_managers" in sys.modules:
+            speed_up_plugin_search()
         # Everything imported so far lives as long as the process. Freezing it keeps
         # the garbage collector from walking it again on every full collection, and
         # keeps the forked recording child from copying the pages it would touch.
