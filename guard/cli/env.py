@@ -11,6 +11,7 @@ from rez.system import system
 
 from guard.audit import AuditOptions, AuditSession, SinkSpec, open_audit_log
 from guard.errors import UsageError
+from guard.hostfacts import find_system_shell
 from guard.cli.ui import TerminalUI
 from guard.paths import GuardPaths
 from guard.policy import load_policy
@@ -54,7 +55,10 @@ class RezEnvCommand(click.Command):
 
 def default_shell() -> str:
     """Return the shell rez-env would pick: rez's configured default, else the system's."""
-    return config.default_shell or system.shell
+    if config.default_shell:
+        return config.default_shell
+    find_system_shell()
+    return system.shell
 
 
 @click.command(cls=RezEnvCommand, context_settings={"help_option_names": ["-h", "--help"]})
