@@ -43,7 +43,7 @@ from guard.findings import Finding
 from guard.fingerprint import fingerprint
 from guard.isolation import run_isolated
 from guard.launch import SessionDir, check_sourced_unchanged, spawn_shell, with_sourced_files
-from guard.monitor import Backend, become_subreaper, prepare, termination_signals
+from guard.monitor import Backend, become_subreaper, import_backend, prepare, termination_signals
 from guard.paths import GuardPaths
 from guard.plan import StartupPlan
 from guard.policy import Policy
@@ -192,6 +192,8 @@ def _resolve_isolated(
     options = build_options(parts.paths, package_paths(request), protected=protected)
     before = integrity.snapshot(protected)
 
+    # Package code runs in the child and could replace module files the guard imports after the fork.
+    import_backend(monitor_options(request.monitor, parts.policy))
     result = run_isolated(lambda: resolve_and_record(request, files, environ).to_dict(), options)
 
     # Snapshot before writing any record: appending to the audit log changes files in the guard's folders.

@@ -44,6 +44,9 @@ def _late_imports(*args: str) -> tuple[int, list[str]]:
 
 @pytest.mark.parametrize(("args", "expected_code"), [
     pytest.param(["studio_plugin", "studio_config", "--yes", "--", "true"], 0, id="approved with yes"),
+    # Each monitor backend imports its own modules, so each must be imported before the fork.
+    *(pytest.param(["studio_plugin", "--monitor", backend, "--yes", "--", "true"], 0, id=f"monitor {backend}")
+      for backend in ("poll", "netlink", "ptrace", "off")),
     pytest.param(["hostile", "--", "true"], 5, id="denied without terminal"),
     pytest.param(["studio_plugin", "--preview"], 0, id="preview"),
     pytest.param(["studio_plugin", "--preview", "--json"], 0, id="json preview"),

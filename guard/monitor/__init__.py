@@ -21,6 +21,11 @@ needs `spawn()`, because the tracer thread must fork the shell. `prepare()`
 starts the netlink reader, which follows every process the guard starts from
 then on, so call it shortly before the shell starts.
 
+The backend modules (netlink, ptrace, poll, off) are imported when a launch
+uses them. A caller that must not import modules later, such as the guard
+before it forks the child that runs package code, calls
+`import_backend(options)` first.
+
 If the guard starts other children while the monitor runs, pass each pid to
 `monitor.exclude_child()`: the poll backend cannot tell them from orphans the
 guard adopted, and would report them and reap them.
@@ -37,12 +42,14 @@ shell returns the shell's own status.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from guard.monitor.base import Monitor
 from guard.monitor.model import (
@@ -60,9 +67,7 @@ from guard.monitor.model import (
     ProcessEvent,
     ShellProcess,
 )
-from guard.monitor.off import OffMonitor
-from guard.monitor.poll import PollMonitor
-from guard.monitor.procfs import default_source
+from guard.monitor.procfs import LinuxProcfs, default_source, procfs_usable
 from guard.monitor.reaper import become_subreaper, is_subreaper
 from guard.monitor.recorder import Emit
 from guard.monitor.signals import GuardTerminated, TerminationSignals, termination_signals
@@ -86,6 +91,7 @@ __all__ = [
     "TerminationSignals",
     "ShellProcess",
     "become_subreaper",
+    "import_backend",
     "is_subreaper",
     "prepare",
     "termination_signals",
@@ -95,18 +101,19 @@ logger = logging.getLogger(__name__)
 
 _LINUX = sys.platform.startswith("linux")
 
-if _LINUX:
-    from guard.monitor.netlink import (
-        ConnectorReader,
-        ConnectorUnavailable,
-        NetlinkMonitor,
-        check_connector,
-        open_connector,
-    )
-    from guard.monitor.procfs import LinuxProcfs
-    from guard.monitor.ptrace import PtraceMonitor, TracedShell, Tracer, check_ptrace
+if TYPE_CHECKING:
+    from guard.monitor.netlink import ConnectorReader
+    from guard.monitor.ptrace import Tracer
 
-    __all__ += ["TracedShell"]
+# The modules each backend imports in `prepare()` and `PreparedMonitor.start()`.
+# AUTO may fall back to poll, and it needs netlink only on Linux.
+_BACKEND_MODULES: dict[Backend, tuple[str, ...]] = {
+    Backend.OFF: ("guard.monitor.off",),
+    Backend.POLL: ("guard.monitor.poll",),
+    Backend.NETLINK: ("guard.monitor.netlink",),
+    Backend.PTRACE: ("guard.monitor.ptrace",),
+    Backend.AUTO: ("guard.monitor.netlink", "guard.monitor.poll") if _LINUX else ("guard.monitor.poll",),
+}
 
 
 class PreparedMonitor:
@@ -128,7 +135,11 @@ class PreparedMonitor:
         self.backend = backend
         self.reason = reason
         self._reader = reader
-        self._tracer: Tracer | None = Tracer() if backend is Backend.PTRACE else None
+        self._tracer: Tracer | None = None
+        if backend is Backend.PTRACE:
+            from guard.monitor import ptrace
+
+            self._tracer = ptrace.Tracer()
         self._started = False
 
     @property
@@ -186,13 +197,21 @@ class PreparedMonitor:
         self._started = True
         source = default_source()
         if self.backend is Backend.OFF:
+            from guard.monitor.off import OffMonitor
+
             return OffMonitor(root_pid, self.options, emit, source)
         if self.backend is Backend.POLL:
+            from guard.monitor.poll import PollMonitor
+
             return PollMonitor(root_pid, self.options, emit, source)
         if self.backend is Backend.NETLINK:
+            from guard.monitor.netlink import NetlinkMonitor
+
             assert self._reader is not None
             reader, self._reader = self._reader, None
             return NetlinkMonitor(reader, root_pid, self.options, emit)
+        from guard.monitor.ptrace import PtraceMonitor
+
         assert self._tracer is not None
         if self._tracer.shell is None or self._tracer.shell.pid != root_pid:
             raise MonitorError(
@@ -218,6 +237,19 @@ class PreparedMonitor:
         self.close()
 
 
+def import_backend(options: MonitorOptions) -> None:
+    """Import every module that `prepare(options)` and the monitor it returns will use.
+
+    `prepare()` imports them itself when needed. Call this first where no module
+    may be imported later: package code the guard runs after this call could
+    replace the module files.
+    """
+    for name in _BACKEND_MODULES[options.backend]:
+        importlib.import_module(name)
+    if not procfs_usable():
+        importlib.import_module("guard.monitor.psutil_source")
+
+
 def prepare(options: MonitorOptions) -> PreparedMonitor:
     """Choose the backend for `options` and open what it needs; call before the shell starts.
 
@@ -234,6 +266,8 @@ def prepare(options: MonitorOptions) -> PreparedMonitor:
     if backend is Backend.NETLINK:
         if not _LINUX:
             raise MonitorError(f"the netlink monitor needs Linux, not {sys.platform}; choose --monitor poll")
+        from guard.monitor.netlink import ConnectorUnavailable
+
         try:
             reader = _start_reader()
         except ConnectorUnavailable as error:
@@ -242,10 +276,14 @@ def prepare(options: MonitorOptions) -> PreparedMonitor:
     if backend is Backend.PTRACE:
         if not _LINUX:
             raise MonitorError(f"the ptrace monitor needs Linux, not {sys.platform}; choose --monitor poll")
+        from guard.monitor.ptrace import check_ptrace
+
         check_ptrace()
         return PreparedMonitor(options, Backend.PTRACE, "the monitor option requests ptrace")
     if not _LINUX:
         return PreparedMonitor(options, Backend.POLL, _poll_reason(options, f"netlink needs Linux, not {sys.platform}"))
+    from guard.monitor.netlink import ConnectorUnavailable
+
     try:
         reader = _start_reader()
     except ConnectorUnavailable as error:
@@ -257,6 +295,8 @@ def prepare(options: MonitorOptions) -> PreparedMonitor:
 
 
 def _start_reader() -> ConnectorReader:
+    from guard.monitor.netlink import ConnectorReader, ConnectorUnavailable, check_connector, open_connector
+
     connector = open_connector()
     try:
         check_connector(connector)

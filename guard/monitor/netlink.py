@@ -46,6 +46,7 @@ SO_ATTACH_FILTER = 26
 # Classic BPF opcodes (include/uapi/linux/filter.h).
 _BPF_LD_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS
 _BPF_TAX = 0x07  # BPF_MISC | BPF_TAX
+_BPF_TXA = 0x87  # BPF_MISC | BPF_TXA
 _BPF_JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
 _BPF_JEQ_X = 0x1D  # BPF_JMP | BPF_JEQ | BPF_X
 _BPF_RET_K = 0x06  # BPF_RET | BPF_K
@@ -108,30 +109,33 @@ def open_connector(receive_buffer: int = RECEIVE_BUFFER) -> socket.socket:
 def _attach_filter(sock: socket.socket) -> None:
     """Make the kernel drop messages the reader ignores, so they never wake it.
 
-    The classic BPF program keeps exec messages, and fork and exit messages of
-    processes (not threads). BPF loads words in network byte order, so the
-    constants are byte-swapped to match fields in host order.
+    The classic BPF program keeps exec messages, fork and exit messages of
+    processes (not threads), and fork messages of this process's own threads,
+    which `check_connector` looks for. BPF loads words in network byte order,
+    so the constants are byte-swapped to match fields in host order.
     """
 
     def word(value: int) -> int:
         return int.from_bytes(value.to_bytes(4, sys.byteorder), "big")
 
-    accept, drop = 12, 13
+    accept, drop = 14, 15
     program = [
         (_BPF_LD_ABS, 0, 0, _EVENT_OFFSET),  # 0: A = what
         (_BPF_JEQ_K, accept - 2, 0, word(PROC_EVENT_EXEC)),  # 1
-        (_BPF_JEQ_K, 0, 7 - 3, word(PROC_EVENT_FORK)),  # 2
+        (_BPF_JEQ_K, 0, 9 - 3, word(PROC_EVENT_FORK)),  # 2
         (_BPF_LD_ABS, 0, 0, _DATA_OFFSET + 12),  # 3: A = child tgid
         (_BPF_TAX, 0, 0, 0),  # 4: X = A
         (_BPF_LD_ABS, 0, 0, _DATA_OFFSET + 8),  # 5: A = child pid
-        (_BPF_JEQ_X, accept - 7, drop - 7, 0),  # 6
-        (_BPF_JEQ_K, 0, drop - 8, word(PROC_EVENT_EXIT)),  # 7
-        (_BPF_LD_ABS, 0, 0, _DATA_OFFSET + 4),  # 8: A = tgid
-        (_BPF_TAX, 0, 0, 0),  # 9: X = A
-        (_BPF_LD_ABS, 0, 0, _DATA_OFFSET),  # 10: A = pid
-        (_BPF_JEQ_X, accept - 12, drop - 12, 0),  # 11
-        (_BPF_RET_K, 0, 0, 0xFFFFFFFF),  # 12: accept the whole message
-        (_BPF_RET_K, 0, 0, 0),  # 13: drop it
+        (_BPF_JEQ_X, accept - 7, 0, 0),  # 6: a new process
+        (_BPF_TXA, 0, 0, 0),  # 7: A = X, the child tgid of a new thread
+        (_BPF_JEQ_K, accept - 9, drop - 9, word(os.getpid())),  # 8: a thread of this process
+        (_BPF_JEQ_K, 0, drop - 10, word(PROC_EVENT_EXIT)),  # 9
+        (_BPF_LD_ABS, 0, 0, _DATA_OFFSET + 4),  # 10: A = tgid
+        (_BPF_TAX, 0, 0, 0),  # 11: X = A
+        (_BPF_LD_ABS, 0, 0, _DATA_OFFSET),  # 12: A = pid
+        (_BPF_JEQ_X, accept - 14, drop - 14, 0),  # 13
+        (_BPF_RET_K, 0, 0, 0xFFFFFFFF),  # 14: accept the whole message
+        (_BPF_RET_K, 0, 0, 0),  # 15: drop it
     ]
     code = b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
     buffer = ctypes.create_string_buffer(code, len(code))
@@ -151,16 +155,21 @@ def _set_receive_buffer(sock: socket.socket, size: int) -> None:
 
 
 def check_connector(sock: socket.socket, timeout: float = 2.0) -> None:
-    """Fork a child and confirm the socket reports its fork with the same pid.
+    """Start a thread and confirm the socket reports its fork with this process's pids.
 
     The kernel reports pids as numbered in the initial pid namespace, so
-    inside a container the connector may work but name other pids. Raises
-    `ConnectorUnavailable` when the child's fork is not seen.
+    inside a container the connector may work but name other pids. A thread
+    is a fork to the proc connector too, with this process as its tgid and
+    its thread id as its pid, and starting one costs far less than forking
+    the guard's whole heap. Raises `ConnectorUnavailable` when the thread's
+    fork is not seen.
     """
-    child = os.fork()
-    if child == 0:
-        os._exit(0)
-    os.waitpid(child, 0)
+    # A thread without a target returns at once.
+    probe = threading.Thread(name="rez-guard-connector-check")
+    probe.start()
+    probe.join()
+    thread_id = probe.native_id
+    guard_pid = os.getpid()
     buffer = bytearray(1024)
     deadline = time.monotonic() + timeout
     while (remaining := deadline - time.monotonic()) > 0:
@@ -178,11 +187,11 @@ def check_connector(sock: socket.socket, timeout: float = 2.0) -> None:
         if size >= _DATA_OFFSET + _FORK.size:
             (what, _cpu, _stamp) = _EVENT_HEADER.unpack_from(buffer, _EVENT_OFFSET)
             if what == PROC_EVENT_FORK:
-                (_ppid, parent_tgid, child_pid, _tgid) = _FORK.unpack_from(buffer, _DATA_OFFSET)
-                if child_pid == child and parent_tgid == os.getpid():
+                (_ppid, _parent_tgid, child_pid, child_tgid) = _FORK.unpack_from(buffer, _DATA_OFFSET)
+                if child_pid == thread_id and child_tgid == guard_pid:
                     return
     raise ConnectorUnavailable(
-        "the proc connector did not report a test fork with this process's pids "
+        "the proc connector did not report a test thread with this process's pids "
         "(the guard may run in a separate pid namespace)"
     )
 

@@ -1,9 +1,10 @@
 """Reading one process's state, program and children from the operating system.
 
 `LinuxProcfs` reads /proc directly with one small read per fact, because the
-monitor reads these files many times a second. `PsutilSource` returns the same
-facts through psutil for systems without /proc or without the per-thread
-`children` files (Linux without CONFIG_PROC_CHILDREN, macOS).
+monitor reads these files many times a second. `PsutilSource`, in its own
+module, returns the same facts through psutil for systems without /proc or
+without the per-thread `children` files (Linux without CONFIG_PROC_CHILDREN,
+macOS).
 """
 
 from __future__ import annotations
@@ -12,15 +13,10 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
-
-import psutil
+from typing import Protocol
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 # Read size for /proc files; argv longer than this is read in further chunks.
 _READ_CHUNK = 65536
@@ -195,73 +191,17 @@ def _real_uid(status: bytes | None) -> int | None:
     return None
 
 
-class PsutilSource:
-    """Process facts read through psutil, for systems without Linux /proc."""
-
-    def __init__(self) -> None:
-        self._children: dict[int, list[int]] = {}
-
-    def refresh(self) -> None:
-        # psutil finds children by scanning every process, so scan once per walk.
-        children: dict[int, list[int]] = {}
-        for process in psutil.process_iter(["ppid"]):
-            ppid = process.info["ppid"]
-            if ppid is not None:
-                children.setdefault(ppid, []).append(process.pid)
-        self._children = children
-
-    def stat(self, pid: int) -> ProcStat | None:
-        try:
-            process = psutil.Process(pid)
-            with process.oneshot():
-                create_time = process.create_time()
-                return ProcStat(
-                    pid=pid,
-                    ppid=process.ppid(),
-                    state="Z" if process.status() == psutil.STATUS_ZOMBIE else "R",
-                    comm=process.name(),
-                    start_key=round(create_time * 1_000_000),
-                    start_time=create_time,
-                    exit_code=None,
-                )
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            return None
-
-    def info(self, pid: int) -> ProcessInfo:
-        try:
-            process = psutil.Process(pid)
-        except psutil.NoSuchProcess:
-            return UNKNOWN_INFO
-        return ProcessInfo(
-            exe=_psutil_fact(process.exe) or None,
-            argv=_tuple_or_none(_psutil_fact(process.cmdline)),
-            cwd=_psutil_fact(process.cwd) or None,
-            uid=_real_uid_psutil(process),
-        )
-
-    def children(self, pid: int, threads: int = 0) -> list[int]:
-        return list(self._children.get(pid, ()))
-
-
-def _psutil_fact(getter: Callable[[], T]) -> T | None:
-    try:
-        return getter()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
-        return None
-
-
-def _tuple_or_none(words: list[str] | None) -> tuple[str, ...] | None:
-    return tuple(words) if words else None
-
-
-def _real_uid_psutil(process: psutil.Process) -> int | None:
-    uids = _psutil_fact(process.uids)
-    return None if uids is None else uids.real
-
-
 def default_source() -> ProcessSource:
     """Return the fastest source that works on this system."""
-    if sys.platform.startswith("linux") and LinuxProcfs.available():
+    if procfs_usable():
         return LinuxProcfs()
     logger.info("per-thread /proc children files not found; reading processes through psutil")
+    # Imported only here: importing psutil takes milliseconds, and only this fallback needs it.
+    from guard.monitor.psutil_source import PsutilSource
+
     return PsutilSource()
+
+
+def procfs_usable() -> bool:
+    """True when `default_source` returns a `LinuxProcfs`, so psutil is not needed."""
+    return sys.platform.startswith("linux") and LinuxProcfs.available()

@@ -18,7 +18,6 @@ they fail inside a shell monitored this way.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import logging
 import os
@@ -69,7 +68,9 @@ _SI_PID_OFFSET = 16 if ctypes.sizeof(ctypes.c_void_p) == 8 else 12
 # Maximum sleep in seconds between two waitpid(WNOHANG) calls when the tracer cannot block.
 _MAX_IDLE_SLEEP = 0.05
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+# The running program's own symbols, libc's among them, loaded without running
+# /sbin/ldconfig as ctypes.util.find_library("c") would.
+_libc = ctypes.CDLL(None, use_errno=True)
 _libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
 _libc.ptrace.restype = ctypes.c_long
 

@@ -16,7 +16,6 @@ waitpid call.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import sys
@@ -30,8 +29,9 @@ PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
 
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+# The running program's own symbols, libc's among them. ctypes.util.find_library("c")
+# would run /sbin/ldconfig in a new process to find the same library.
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def become_subreaper() -> bool:
@@ -44,7 +44,7 @@ def become_subreaper() -> bool:
     if not sys.platform.startswith("linux"):
         logger.info("child subreaper is Linux only; orphans of the tree will be adopted by init")
         return False
-    result = _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    result = _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     if result != 0:
         error = ctypes.get_errno()
         logger.warning("prctl(PR_SET_CHILD_SUBREAPER) failed: %s", os.strerror(error))
@@ -57,7 +57,7 @@ def is_subreaper() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     flag = ctypes.c_int(0)
-    if _libc().prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) != 0:
+    if _libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) != 0:
         return False
     return flag.value != 0
 

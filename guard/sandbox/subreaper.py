@@ -17,8 +17,7 @@ import signal
 import time
 from dataclasses import dataclass
 
-import psutil
-
+from guard.monitor.procfs import ProcessSource, ProcStat, default_source
 from guard.sandbox import libc
 from guard.sandbox.report import DeniedOperation, Layer, LayerState, Operation
 
@@ -30,7 +29,9 @@ _MAX_KILL_ROUNDS = 100
 _REAP_SECONDS = 5.0
 _REAP_POLL_SECONDS = 0.01
 
-ProcessKey = tuple[int, float]
+# A pid with the start key of its process (`ProcStat.start_key`): two processes
+# that had the same pid one after the other have different keys.
+ProcessKey = tuple[int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,69 +64,105 @@ def restore(state: SubreaperState) -> None:
         libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 0)
 
 
-def _key(process: psutil.Process) -> ProcessKey:
-    return (process.pid, process.create_time())
+def descendants(source: ProcessSource | None = None) -> set[ProcessKey]:
+    """Return the calling process's descendants, zombies included, as (pid, start key) pairs.
+
+    `source` defaults to `default_source()`: /proc on Linux, psutil where /proc has no children files.
+    """
+    return set(_walk_descendants(source or default_source()))
 
 
-def descendants() -> set[ProcessKey]:
-    """Return the calling process's descendants as (pid, start time) pairs."""
-    keys = set()
-    for process in psutil.Process().children(recursive=True):
-        try:
-            keys.add(_key(process))
-        except psutil.Error:
+def _walk_descendants(source: ProcessSource) -> dict[ProcessKey, ProcStat]:
+    # On Linux this reads the children lists of the guard's threads and of each
+    # descendant (/proc/PID/task/TID/children) instead of scanning every process.
+    source.refresh()
+    found: dict[ProcessKey, ProcStat] = {}
+    pending = source.children(os.getpid())
+    while pending:
+        pid = pending.pop()
+        stat = source.stat(pid)
+        if stat is None or (pid, stat.start_key) in found:
             continue
-    return keys
+        found[(pid, stat.start_key)] = stat
+        if not stat.zombie:
+            pending.extend(source.children(pid, stat.threads))
+    return found
 
 
-def kill_leftovers(known: set[ProcessKey]) -> tuple[DeniedOperation, ...]:
-    """Kill every descendant not in `known`, reap it, and return one report per process."""
+def kill_leftovers(known: set[ProcessKey], source: ProcessSource | None = None) -> tuple[DeniedOperation, ...]:
+    """Kill every descendant not in `known`, reap it, and return one report per process.
+
+    Pass the kind of `source` that listed `known`, because start keys differ between sources.
+    """
+    source = source or default_source()
     found: dict[ProcessKey, DeniedOperation] = {}
     for _ in range(_MAX_KILL_ROUNDS):
-        fresh = _new_descendants(known | found.keys())
+        fresh = {key: stat for key, stat in _walk_descendants(source).items()
+                 if key not in known and key not in found}
         if not fresh:
             break
-        for key, process in fresh.items():
-            found[key] = _report(process)
-            try:
-                process.send_signal(signal.SIGKILL)
-            except psutil.Error:
-                continue
+        for key, stat in fresh.items():
+            found[key] = _report(stat, source)
+            _kill(stat, source)
     else:
         logger.warning("package code kept starting processes after %d rounds of killing them", _MAX_KILL_ROUNDS)
     _reap([pid for pid, _ in found])
     return tuple(found.values())
 
 
-def _new_descendants(known: set[ProcessKey]) -> dict[ProcessKey, psutil.Process]:
-    fresh = {}
-    for process in psutil.Process().children(recursive=True):
-        try:
-            key = _key(process)
-        except psutil.Error:
-            continue
-        if key not in known:
-            fresh[key] = process
-    return fresh
+def _kill(stat: ProcStat, source: ProcessSource) -> None:
+    """Send SIGKILL to the process `stat` describes, unless its pid now names another process."""
+    try:
+        pidfd = os.pidfd_open(stat.pid)
+    except ProcessLookupError:
+        return
+    except (OSError, AttributeError):
+        # No pidfd here (Linux before 5.3, or another system): check, then signal by pid.
+        if _same_process(stat, source):
+            _signal_pid(stat.pid)
+        return
+    # Checked after pidfd_open, so the descriptor refers to the listed process.
+    try:
+        if _same_process(stat, source):
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # it exited after the check
+    finally:
+        os.close(pidfd)
 
 
-def _report(process: psutil.Process) -> DeniedOperation:
+def _same_process(stat: ProcStat, source: ProcessSource) -> bool:
+    current = source.stat(stat.pid)
+    return current is not None and current.start_key == stat.start_key
+
+
+def _signal_pid(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # it exited after the check
+
+
+def _report(stat: ProcStat, source: ProcessSource) -> DeniedOperation:
     # A zombie already exited: package code started it, but it is not left running.
-    try:
-        exited = process.status() == psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        exited = True
-    if exited:
-        return DeniedOperation(Operation.FORK, f"pid {process.pid} (exited)", Layer.SUBREAPER, system_call="fork")
-    return DeniedOperation(Operation.LEFTOVER_PROCESS, _describe(process), Layer.SUBREAPER, system_call="fork")
+    if stat.zombie:
+        return DeniedOperation(Operation.FORK, f"pid {stat.pid} (exited)", Layer.SUBREAPER, system_call="fork")
+    return DeniedOperation(Operation.LEFTOVER_PROCESS, _describe(stat, source), Layer.SUBREAPER, system_call="fork")
 
 
-def _describe(process: psutil.Process) -> str:
+def _describe(stat: ProcStat, source: ProcessSource) -> str:
+    argv = source.info(stat.pid).argv or (stat.comm,)
+    return f"pid {stat.pid}: {' '.join(argv)}".strip()
+
+
+def _exists(pid: int) -> bool:
     try:
-        argv = process.cmdline() or [process.name()]
-    except psutil.Error:
-        argv = []
-    return f"pid {process.pid}: {' '.join(argv)}".strip()
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _reap(pids: list[int]) -> None:
@@ -138,7 +175,7 @@ def _reap(pids: list[int]) -> None:
             try:
                 reaped, _ = os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
-                if not psutil.pid_exists(pid):
+                if not _exists(pid):
                     pending.discard(pid)
                 continue
             if reaped:

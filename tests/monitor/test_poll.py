@@ -10,7 +10,7 @@ from pathlib import Path
 
 from guard.monitor import Backend, EventKind, MonitorOptions, MonitorRecord
 from guard.monitor.poll import PollMonitor
-from guard.monitor.procfs import PsutilSource
+from guard.monitor.psutil_source import PsutilSource
 from tests.monitor.support import ProcessJanitor, Session, make_fifo, release, wait_for
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -37,6 +38,15 @@ print(json.dumps(results))
 """
 
 
+# Runs `prepare` with the auto backend and prints what it chose.
+_AUTO_PROBE = """
+import json
+from guard.monitor import MonitorOptions, prepare
+with prepare(MonitorOptions()) as prepared:
+    print(json.dumps([prepared.backend.value, prepared.reason]))
+"""
+
+
 def _unprivileged_prepare() -> dict[str, list[str]]:
     command = [
         "setpriv",
@@ -67,6 +77,21 @@ def test_auto_falls_back_to_poll_without_privilege() -> None:
     assert "CAP_NET_ADMIN" in results["auto"][1]
     assert results["netlink"][0] == "error"
     assert "choose --monitor poll" in results["netlink"][1]
+
+
+@NETLINK_MISSING
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="unshare --pid needs root")
+def test_auto_falls_back_to_poll_in_pid_namespace() -> None:
+    # The proc connector still works in a new pid namespace, but it names
+    # processes by their pids in the initial namespace, which the guard cannot match.
+    command = ["unshare", "--pid", "--fork", "--kill-child", sys.executable, "-c", _AUTO_PROBE]
+    result = subprocess.run(
+        command, env=dict(os.environ, PYTHONPATH=str(WORKTREE)), capture_output=True, text=True, check=True
+    )
+    backend, reason = json.loads(result.stdout)
+
+    assert backend == "poll"
+    assert "pid namespace" in reason
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="dropping capabilities with setpriv needs root")

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
+import subprocess
 import time
 
 import psutil
+import pytest
 
 from guard.isolation import run_isolated
-from guard.sandbox import libc
+from guard.monitor.procfs import LinuxProcfs, ProcessSource
+from guard.monitor.psutil_source import PsutilSource
+from guard.sandbox import libc, subreaper
 from guard.sandbox.options import SandboxOptions
 from guard.sandbox.report import LAYER_ZERO, Layer, Operation
 
 LAYER_ZERO_ONLY = SandboxOptions(layers=LAYER_ZERO)
+# /proc is what the guard reads on Linux; psutil is its fallback where /proc has no children files.
+SOURCES = [pytest.param(LinuxProcfs, id="procfs"), pytest.param(PsutilSource, id="psutil")]
 
 
 def double_fork() -> int:
@@ -95,3 +102,42 @@ def test_run_ends_while_leftover_holds_pipes():
 
     assert isinstance(result.value, int)
     assert time.monotonic() - started < 600
+
+
+def start_child_and_grandchild() -> tuple[subprocess.Popen[bytes], int]:
+    """Start a shell that runs a sleeping grandchild; return the shell and the grandchild's pid."""
+    shell = subprocess.Popen(["/bin/sh", "-c", "sleep 600 & echo $!; wait"], stdout=subprocess.PIPE)
+    assert shell.stdout is not None
+    return shell, int(shell.stdout.readline())
+
+
+@pytest.mark.parametrize("source_class", SOURCES)
+def test_descendants_lists_grandchildren(source_class: type[ProcessSource]) -> None:
+    shell, grandchild = start_child_and_grandchild()
+    try:
+        pids = {pid for pid, _ in subreaper.descendants(source_class())}
+    finally:
+        os.kill(grandchild, signal.SIGKILL)
+        shell.kill()
+        shell.wait()
+
+    assert shell.pid in pids
+    assert grandchild in pids
+
+
+@pytest.mark.parametrize("source_class", SOURCES)
+def test_kill_leftovers_kills_new_descendants(source_class: type[ProcessSource]) -> None:
+    source = source_class()
+    known = subreaper.descendants(source)
+    shell, grandchild = start_child_and_grandchild()
+
+    denied = subreaper.kill_leftovers(known, source)
+    shell.wait()
+
+    targets = sorted(entry.target for entry in denied)
+    assert len(targets) == 2
+    assert any(target.startswith(f"pid {shell.pid}: ") for target in targets)
+    assert any(target.startswith(f"pid {grandchild}: ") for target in targets)
+    assert all(entry.operation is Operation.LEFTOVER_PROCESS for entry in denied)
+    assert not psutil.pid_exists(shell.pid)
+    assert not psutil.pid_exists(grandchild)
