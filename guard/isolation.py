@@ -140,30 +140,38 @@ def _run(task: Callable[[], Any], options: SandboxOptions) -> _RawRun:
     sys.stdout.flush()
     sys.stderr.flush()
     with ParentSide(options) as parent:
-        pid = os.fork()
-        if pid == 0:
-            _run_child(task, parent.child_plan())
-        return _supervise(parent, pid)
+        # Signals wait while the guard forks, so a handler that raises (Ctrl-C) lands
+        # after the child's pid is known and the child is stopped below.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        pid = 0
+        try:
+            pid = os.fork()
+            if pid == 0:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                _run_child(task, parent.child_plan())
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            supervisor = _supervise(parent, pid)
+        except BaseException:
+            # Ctrl-C or a bug in the loop: stop the child and what it started before passing the error on.
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            if pid > 0:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                parent.kill_leftovers()
+            raise
+        _, wait_status = os.waitpid(pid, 0)
+        exit_status = os.waitstatus_to_exitcode(wait_status)
+        parent.kill_leftovers()
+        return _RawRun(bytes(supervisor.transcript.result), pid, exit_status, parent.report(supervisor.transcript))
 
 
-def _supervise(parent: ParentSide, pid: int) -> _RawRun:
+def _supervise(parent: ParentSide, pid: int) -> Supervisor:
     parent.close_child_ends()
     supervisor = Supervisor(pid, parent.result.read_fd, parent.output.read_fd, parent.control, parent.watch,
                             parent.start_notifications, _HEADER.size + MAX_RESULT_BYTES,
                             parent.options.max_output_bytes)
-    try:
-        supervisor.run()
-    except BaseException:
-        # Ctrl-C or a bug in the loop: stop the child and what it started before passing the error on.
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        parent.kill_leftovers()
-        raise
-    _, wait_status = os.waitpid(pid, 0)
-    exit_status = os.waitstatus_to_exitcode(wait_status)
-
-    parent.kill_leftovers()
-    return _RawRun(bytes(supervisor.transcript.result), pid, exit_status, parent.report(supervisor.transcript))
+    supervisor.run()
+    return supervisor
 
 
 def _parse_result(data: bytes, pid: int, exit_status: int) -> tuple[Any, ChildFailure | None]:
