@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,6 +200,10 @@ def read_policy_file(path: Path) -> PolicyFile:
 
 def parse_policy_text(text: str, path: Path) -> PolicyFile:
     """Validate policy text as if read from `path`; raise PolicyFileError on any problem."""
+    # Imported here because a launch without a policy file never parses TOML; a launch
+    # with one reads it before the recording child is forked.
+    import tomllib
+
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

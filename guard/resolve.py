@@ -28,7 +28,6 @@ from rez.exceptions import (
 from rez.package_filter import PackageFilterList, Rule
 from rez.resolved_context import ResolvedContext
 from rez.resolver import ResolverStatus
-from rez.status import status
 from rez.utils.formatting import get_epoch_time_from_str
 
 from guard.errors import PackageError, ResolveFailed, UsageError
@@ -112,7 +111,9 @@ def _load_or_resolve(request: LaunchRequest) -> ResolvedContext:
         context = ResolvedContext.load(request.input)
     if request.patch:
         if context is None:
-            context = status.context
+            # What rez-env's --patch reads (rez.status), without importing rez's suite support.
+            current = os.environ.get("REZ_RXT_FILE")
+            context = ResolvedContext.load(current) if current else None
             if context is None:
                 raise UsageError("cannot patch: not in a rez context; run --patch inside a rez shell or give -i FILE")
         packages = [str(req) for req in context.get_patched_request(

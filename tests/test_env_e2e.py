@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -156,6 +157,24 @@ def test_output_then_input_round_trip(tmp_path: Path) -> None:
     loaded = run_guard("env", "-i", str(rxt), "--yes", "-c", "echo $REZ_RXT_FILE")
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.strip() == str(rxt)
+
+
+def test_patch_replaces_a_package_of_the_current_context(tmp_path: Path) -> None:
+    rxt = tmp_path / "current.rxt"
+    saved = run_guard("env", *EXAMPLES, "studio_app", "studio_python_lib-1.0", "-o", str(rxt))
+    assert saved.returncode == 0, saved.stderr
+    environ = {**os.environ, "REZ_RXT_FILE": str(rxt)}
+    patched = run_guard("env", *EXAMPLES, "--patch", "studio_python_lib-1.1", "--yes", "-c",
+                        "echo $REZ_STUDIO_PYTHON_LIB_VERSION", env=environ)
+    assert patched.returncode == 0, patched.stderr
+    assert patched.stdout.strip() == "1.1.0"
+
+
+def test_patch_outside_a_context_is_usage_error() -> None:
+    environ = {name: value for name, value in os.environ.items() if name != "REZ_RXT_FILE"}
+    result = run_guard("env", *EXAMPLES, "--patch", "studio_python_lib-1.1", "--yes", "--", "true", env=environ)
+    assert result.returncode == ExitCode.USAGE
+    assert "cannot patch: not in a rez context" in result.stderr
 
 
 def test_output_to_stdout() -> None:
