@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from guard.fastclass import dataclass
 from guard.findings import Finding, Severity
 from guard.policy import NonInteractive, Policy
 from guard.trust import TrustState

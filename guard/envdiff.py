@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from guard.fastclass import dataclass
 from guard.plan import StartupPlan
 
 

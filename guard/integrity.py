@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+
+from guard.fastclass import dataclass
 
 # The audit log grows while the guard runs; a change to it is checked by the
 # audit chain, not here.

@@ -19,10 +19,11 @@ import struct
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, NoReturn
 
 from guard.errors import GuardError, InternalError
+from guard.fastclass import dataclass
 from guard.sandbox import child as sandbox_child
 from guard.sandbox.options import SandboxOptions
 from guard.sandbox.parent import ParentSide

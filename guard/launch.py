@@ -16,7 +16,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from rez import shells as rez_shells
@@ -24,6 +24,7 @@ from rez.config import config
 from rez.shells import Shell
 
 from guard.errors import LaunchFailed
+from guard.fastclass import dataclass
 from guard.intercept.plain import create_plain_shell
 from guard.monitor import ShellProcess
 from guard.plan import Op, SourcedFile, StartupPlan

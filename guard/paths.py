@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from guard.fastclass import dataclass
 
 APP_NAME = "rez-guard"
 SYSTEM_POLICY_FILE = Path("/etc/rez-guard/policy.toml")

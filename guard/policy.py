@@ -13,12 +13,13 @@ import enum
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
 from guard.errors import ConfigError
+from guard.fastclass import dataclass
 from guard.findings import Severity
 from guard.paths import SYSTEM_POLICY_FILE, GuardPaths
 from guard.policy_file import PolicyFile, read_policy_file

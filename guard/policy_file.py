@@ -12,12 +12,13 @@ import logging
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Final
 
 from guard.audit.syslog import SinkSpec
 from guard.errors import ConfigError
+from guard.fastclass import dataclass
 from guard.findings import Severity
 from guard.rules.catalog import RULES_BY_ID
 

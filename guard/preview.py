@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from guard.envdiff import EnvDiff
+from guard.fastclass import dataclass
 from guard.findings import Finding
 from guard.plan import Action, Op, SourcedFile, StartupPlan
 from shells.analysis import PlanAnalysis

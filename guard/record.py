@@ -10,7 +10,6 @@ the script the shell runs is made from exactly the recorded calls.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from rez.config import config
@@ -18,6 +17,7 @@ from rez.resolved_context import ResolvedContext
 from rez.rex import ActionInterpreter, EscapedString, OutputStyle
 
 from guard.executor import PendingRexExecutor
+from guard.fastclass import dataclass
 from guard.intercept.plain import create_plain_shell
 from guard.plan import Action, Op, Phase, ResolvedVariant, Segment, StartupPlan
 

@@ -7,7 +7,9 @@ this value; nothing after the CLI reads argv.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from guard.fastclass import dataclass
 
 SUPPORTED_SHELLS = ("bash", "sh", "zsh", "tcsh", "csh")
 

@@ -11,7 +11,6 @@ import io
 import logging
 import os
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from rez.config import config
@@ -31,6 +30,7 @@ from rez.resolver import ResolverStatus
 from rez.utils.formatting import get_epoch_time_from_str
 
 from guard.errors import PackageError, ResolveFailed, UsageError
+from guard.fastclass import dataclass
 from guard.plan import StartupPlan
 from guard.record import RecordingSettings, record_plan
 from guard.request import LaunchRequest

@@ -13,7 +13,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,6 +39,7 @@ from guard.errors import (
     ResolveFailed,
     UsageError,
 )
+from guard.fastclass import dataclass
 from guard.findings import Finding
 from guard.fingerprint import fingerprint
 from guard.isolation import run_isolated

@@ -19,13 +19,14 @@ import os
 import stat
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
 from guard.errors import ConfigError, UsageError
+from guard.fastclass import dataclass
 from guard.locking import LockTimeout, exclusive_lock
 from guard.plan import StartupPlan
 

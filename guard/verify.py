@@ -14,9 +14,9 @@ import enum
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
+from guard.fastclass import dataclass
 from shells import ShellAdapter
 from shells.analysis import PlanAnalysis
 from shells.values import template_matches

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from rez.config import config
 
+from guard.fastclass import dataclass
 from guard.plan import Op, StartupPlan
 from shells import adapter_for
 from shells.rez_script import action_value, pend_separator

@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from shlex import quote
 from typing import ClassVar
@@ -26,6 +25,7 @@ from rez.config import config
 from rez.rex import EscapedString
 from rez.shells import Shell
 
+from guard.fastclass import dataclass
 from guard.plan import StartupFile
 from shells import rez_script
 from shells.values import Expansion, ExpansionKind, Lookup, ValueScan

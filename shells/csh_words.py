@@ -11,8 +11,9 @@ as problems, because the launch could not show what was approved.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from guard.fastclass import dataclass
 from shells.values import Expansion, ExpansionKind, Lookup, Template, ValueScan, join_templates
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from guard.fastclass import dataclass
 from shells.values import Expansion, ExpansionKind, Lookup, Template, ValueScan, join_templates
 
 _NAME_START = re.compile(r"[A-Za-z_]")

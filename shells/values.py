@@ -12,8 +12,9 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
+
+from guard.fastclass import dataclass
 
 Template = tuple[str | None, ...]
 # Return the template of a variable at this point of the startup, or None when it is not set.

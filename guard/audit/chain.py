@@ -17,9 +17,10 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+
+from guard.fastclass import dataclass
 
 
 # The head file is rewritten in place with one pwrite of this many bytes, padded

@@ -22,7 +22,6 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -43,6 +42,7 @@ from guard.audit.record import Clock, Submitter, stamp_record
 from guard.audit.schema import GENESIS_HASH
 from guard.audit.syslog import SinkSpec, SyslogSink
 from guard.errors import ConfigError
+from guard.fastclass import dataclass
 
 logger = logging.getLogger(__name__)
 

@@ -7,12 +7,12 @@ import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from guard.audit.record import parse_server_time
+from guard.fastclass import dataclass
 
 logger = logging.getLogger(__name__)
 

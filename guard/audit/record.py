@@ -7,11 +7,11 @@ import pwd
 import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from guard.audit.schema import SCHEMA_VERSION
+from guard.fastclass import dataclass
 
 Clock = Callable[[], float]
 

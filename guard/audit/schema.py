@@ -11,9 +11,10 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
+
+from guard.fastclass import dataclass
 
 SCHEMA_VERSION: Final = 1
 

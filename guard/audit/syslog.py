@@ -18,11 +18,11 @@ import logging
 import socket
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 from guard.errors import ConfigError
+from guard.fastclass import dataclass
 
 logger = logging.getLogger(__name__)
 

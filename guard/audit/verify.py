@@ -6,12 +6,13 @@ import enum
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from guard.audit.chain import ChainHead, line_hash, read_head
 from guard.audit.schema import GENESIS_HASH, validate_record
+from guard.fastclass import dataclass
 
 
 class ProblemKind(enum.StrEnum):

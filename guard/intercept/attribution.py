@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import inspect
 import sys
-from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
 from rez.resolved_context import ResolvedContext
 from rez.rex import RexExecutor
 
+from guard.fastclass import dataclass
 from guard.plan import Phase
 
 _EXECUTE_CODE = RexExecutor.execute_code.__code__

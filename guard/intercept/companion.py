@@ -24,10 +24,10 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from guard import __version__
+from guard.fastclass import dataclass
 from guard.intercept.errors import HooksError
 from guard.intercept.versions import TESTED_REZ_VERSIONS, check_rez_version
 

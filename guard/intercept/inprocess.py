@@ -21,13 +21,14 @@ import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any
 
 from guard.cli.env import load_collaborators
 from guard.decide import Decision, DecidedBy, Verdict
 from guard.errors import GuardError
+from guard.fastclass import dataclass
 from guard.intercept.errors import InterceptError, LaunchVetoed
 from guard.intercept.plain import create_plain_shell
 from guard.intercept.site import LaunchSite

@@ -14,13 +14,13 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import rez
 from rez.plugin_managers import plugin_manager
 
+from guard.fastclass import dataclass
 from guard.intercept.companion import (
     DISTRIBUTION,
     PLUGIN_PACKAGE,

@@ -11,9 +11,11 @@ from __future__ import annotations
 import inspect
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from rez.resolved_context import ResolvedContext
+
+from guard.fastclass import dataclass
 
 # execute_shell is wrapped by a decorator that checks the resolve succeeded; the frame is the inner function's.
 _EXECUTE_SHELL = inspect.unwrap(ResolvedContext.execute_shell).__code__

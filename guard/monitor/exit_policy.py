@@ -7,8 +7,8 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
+from guard.fastclass import dataclass
 from guard.monitor.model import ExitPolicy, Leftover, LeftoverAction
 from guard.monitor.procfs import ProcessSource
 from guard.monitor.recorder import LiveProcess

@@ -7,10 +7,10 @@ because the guard writes these values into the audit log as they are.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from guard.errors import LaunchFailed, UsageError
+from guard.fastclass import dataclass
 
 # The poll interval in seconds, picked with bench/monitor_bench.py (results in
 # docs/benchmarks.md). Polls start every 75 ms, leaving a margin below 100 ms so

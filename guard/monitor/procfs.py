@@ -13,8 +13,9 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass
 from typing import Protocol
+
+from guard.fastclass import dataclass
 
 logger = logging.getLogger(__name__)
 

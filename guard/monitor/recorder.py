@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from guard.fastclass import dataclass
 from guard.monitor.model import EventKind, MonitorNotice, MonitorRecord, ProcessEvent
 from guard.monitor.procfs import ProcessInfo, ProcessSource, ProcStat
 

@@ -6,9 +6,9 @@ validate rule ids in policy files without loading the rules themselves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
+from guard.fastclass import dataclass
 from guard.findings import Severity
 from guard.sandbox.findings import SANDBOX_RULES
 

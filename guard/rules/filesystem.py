@@ -11,9 +11,10 @@ import logging
 import os
 import pwd
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+
+from guard.fastclass import dataclass
 
 logger = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Final
 
+from guard.fastclass import dataclass
 from guard.findings import Finding
 from guard.plan import Op, Phase
 from guard.rules import filesystem

@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 
+from guard.fastclass import dataclass
 from guard.findings import Finding
 from guard.plan import ENV_OPS, Action, Op, ResolvedVariant, SourcedFile, StartupPlan
 from guard.policy import Policy

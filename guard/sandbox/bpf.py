@@ -9,7 +9,8 @@ program is assembled.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+
+from guard.fastclass import dataclass
 
 _LD_W_ABS = 0x20
 _JMP_JA = 0x05

@@ -14,9 +14,9 @@ import json
 import os
 import signal
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 
+from guard.fastclass import dataclass
 from guard.sandbox import descriptors, dumpable, landlock, libc, namespaces, rezwork, seccomp
 from guard.sandbox.attribution import SourceSlot, install_rez_hooks
 from guard.sandbox.options import DEV_NULL, SandboxOptions

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
+from guard.fastclass import dataclass
 from guard.findings import Finding, Severity
 from guard.plan import ResolvedVariant
 from guard.sandbox.report import DeniedOperation, Layer, Operation, SandboxSummary

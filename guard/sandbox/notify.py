@@ -17,9 +17,9 @@ import os
 import socket
 import struct
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from guard.fastclass import dataclass
 from guard.sandbox import libc
 from guard.sandbox.report import DeniedOperation, Layer, Operation
 from guard.sandbox.syscalls import (

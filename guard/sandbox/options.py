@@ -19,11 +19,11 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from rez.config import config
 
+from guard.fastclass import dataclass
 from guard.paths import GuardPaths
 from guard.sandbox.report import ALL_LAYERS, Layer
 

@@ -19,8 +19,8 @@ import ctypes
 import errno
 import logging
 import os
-from dataclasses import dataclass
 
+from guard.fastclass import dataclass
 from guard.sandbox import libc
 from guard.sandbox.bpf import Program
 from guard.sandbox.report import Layer, LayerState

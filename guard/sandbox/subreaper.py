@@ -15,8 +15,8 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass
 
+from guard.fastclass import dataclass
 from guard.monitor.procfs import ProcessSource, ProcStat, default_source
 from guard.sandbox import libc
 from guard.sandbox.report import DeniedOperation, Layer, LayerState, Operation

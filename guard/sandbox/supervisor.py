@@ -17,8 +17,9 @@ import select
 import signal
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from guard.fastclass import dataclass
 from guard.sandbox.report import LayerState
 from guard.sandbox.watch import ProtectedWatch
 

@@ -9,8 +9,8 @@ run without the seccomp layer.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
+from guard.fastclass import dataclass
 from guard.sandbox.report import Operation
 
 
