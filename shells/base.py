@@ -94,7 +94,7 @@ class ShellAdapter:
         return self.interactive_variables | self._own_variables()
 
     def _own_variables(self) -> frozenset[str]:
-        # The answer depends only on the shell program, so it is kept across launches.
+        # The query's output depends only on the shell program, so it is kept across launches.
         if not self.variables_query:
             return frozenset()
         program = ShellProgram.find(self.variables_query[0])

@@ -1,6 +1,6 @@
 """What a shell program reported about itself, kept across launches.
 
-Two answers cost a shell process on every launch: the names the shell defines
+Two results cost a shell process on every launch: the names the shell defines
 itself (`ShellAdapter.variables_query`) and whether the context script parses
 (`ShellAdapter.check_syntax`). The first depends only on the shell program, the
 second on the program and the script. Both are stored in the guard's state
@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 CACHE_FOLDER: Final = "shell-cache"
 VARIABLES_FILE: Final = "variables.json"
 SYNTAX_FILE: Final = "syntax.json"
-# Held shared while a recording child runs; the integrity snapshot and the watch skip `.lock` files.
+# Held shared while a recording child runs. The integrity snapshot and the watch skip `.lock` files.
 RECORDING_LOCK: Final = "recording.lock"
 CACHE_FORMAT: Final = "rez-guard-shell-cache"
 CACHE_VERSION: Final = 1
@@ -58,7 +58,7 @@ _DIGITS = re.compile(r"[0-9]+")
 
 @dataclass(frozen=True, slots=True)
 class ShellProgram:
-    """A shell executable and the file status that tells its builds apart.
+    """A shell executable and the file status that distinguishes its builds.
 
     `path` is the path the guard runs, `target` the file it resolves to. A new
     build replaces the file, which changes the inode or the times; ctime cannot be
@@ -75,7 +75,7 @@ class ShellProgram:
 
     @classmethod
     def find(cls, name: str) -> ShellProgram | None:
-        """Look up `name` on the guard's PATH as `shutil.which` does; None when it is missing."""
+        """Look up `name` on the guard's PATH as `shutil.which` does, or return None when it is missing."""
         path = shutil.which(name)
         if path is None:
             return None
@@ -83,7 +83,7 @@ class ShellProgram:
 
     @classmethod
     def at(cls, path: str) -> ShellProgram | None:
-        """Identify the program at `path`; None when it cannot be read."""
+        """Identify the program at `path`, or return None when it cannot be read."""
         target = os.path.realpath(path)
         try:
             info = os.stat(target)
@@ -99,7 +99,7 @@ class ShellProgram:
                                                  self.mtime_ns, self.ctime_ns))
 
     def unchanged(self) -> bool:
-        """True when the program at `path` is still this build (checked before storing its answer)."""
+        """True when the program at `path` is still this build, checked before its output is stored."""
         return ShellProgram.at(self.path) == self
 
 
@@ -161,11 +161,11 @@ class ShellCache:
     def store_variables(self, program: ShellProgram, names: frozenset[str]) -> None:
         """Store the variable names of this shell build."""
         def update(entries: dict[str, Any]) -> dict[str, Any]:
-            # Entries of other builds at the same path are stale; dropping them bounds the file.
-            kept = {key: value for key, value in entries.items()
+            # Entries of other builds at the same path are stale, so dropping them bounds the file.
+            remaining = {key: value for key, value in entries.items()
                     if isinstance(key, str) and not key.startswith(program.path + "\0")}
-            kept[program.key] = sorted(names)
-            return kept
+            remaining[program.key] = sorted(names)
+            return remaining
 
         self._update(VARIABLES_FILE, dict, update)
 
@@ -178,9 +178,9 @@ class ShellCache:
     def store_syntax_passed(self, key: str) -> None:
         """Record that the syntax check with this key passed, keeping the newest entries."""
         def update(entries: list[Any]) -> list[Any]:
-            kept = [entry for entry in entries if isinstance(entry, str) and entry != key]
-            kept.append(key)
-            return kept[-MAX_SYNTAX_ENTRIES:]
+            remaining = [entry for entry in entries if isinstance(entry, str) and entry != key]
+            remaining.append(key)
+            return remaining[-MAX_SYNTAX_ENTRIES:]
 
         self._update(SYNTAX_FILE, list, update)
 
