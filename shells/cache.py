@@ -114,18 +114,26 @@ def syntax_key(program: ShellProgram, options: Iterable[str], script: str,
                launch_values: Iterable[str] = ()) -> str | None:
     """Return the cache key of a syntax check, or None when the check must not be cached.
 
-    Each of `launch_values` is replaced by its own mark, so two launches of one
-    context share the key. The key is None when a value is neither a folder made
-    of `[A-Za-z0-9_./-]` nor a run of digits, or when the script contains a NUL,
+    Each of `launch_values` is replaced by a mark, so two launches of one context
+    share the key. The key is None when a value is neither a folder made of
+    `[A-Za-z0-9_./-]` nor a run of digits, or when the script contains a NUL,
     which could be taken for a mark.
     """
     if "\0" in script:
         return None
+    # rez's two timestamps are equal in one launch and a second apart in the next, so all
+    # runs of digits share one mark. Only a here-document compares two words while
+    # parsing (its delimiter), so a script with `<<` gets one mark per value.
+    shared_digits = "<<" not in script
     text = script
     for index, value in enumerate(launch_values):
-        if not (_PLAIN_FOLDER.fullmatch(value) or _DIGITS.fullmatch(value)):
+        if _DIGITS.fullmatch(value):
+            mark = "\0digits\0" if shared_digits else f"\0{index}\0"
+        elif _PLAIN_FOLDER.fullmatch(value):
+            mark = f"\0{index}\0"
+        else:
             return None
-        text = text.replace(value, f"\0{index}\0")
+        text = text.replace(value, mark)
     digest = hashlib.sha256()
     for part in (__version__, program.key, "\0".join(options), text):
         digest.update(part.encode("utf-8", "surrogateescape"))

@@ -263,6 +263,26 @@ def test_key_masks_session_folder_and_timestamps() -> None:
     assert syntax_key(program, ("-n", "-f"), first, ("/tmp/rez-guard_a1", "100")) != first_key
 
 
+def test_key_ignores_equal_timestamps() -> None:
+    program = ShellProgram.find("sh")
+    assert program is not None
+    same_second = 'export A="100"\nexport B="100"\n'
+    next_second = 'export A="200"\nexport B="201"\n'
+
+    first_key = syntax_key(program, ("-n",), same_second, ("100", "100"))
+    assert syntax_key(program, ("-n",), next_second, ("200", "201")) == first_key
+
+
+def test_key_with_heredoc_keeps_timestamps_apart() -> None:
+    program = ShellProgram.find("sh")
+    assert program is not None
+    matched = "cat <<E100\nbody\nE100\n"
+    unmatched = "cat <<E200\nbody\nE201\n"
+
+    first_key = syntax_key(program, ("-n",), matched, ("100", "100"))
+    assert syntax_key(program, ("-n",), unmatched, ("200", "201")) != first_key
+
+
 def test_key_rejects_script_with_nul() -> None:
     program = ShellProgram.find("sh")
     assert program is not None
