@@ -8,8 +8,8 @@ folder (`$XDG_STATE_HOME/rez-guard/shell-cache/`), which the recording child's
 sandbox protects, so package code cannot add an entry.
 
 A missing, unreadable or invalid file is read as empty and rewritten on the next
-store. Writers replace a file atomically, so a reader never sees half a file;
-two writers at once may lose one entry, which only costs a query later.
+store. Writers replace a file atomically, so a reader never sees half a file.
+Two writers at once may lose one entry, which only costs a query later.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def syntax_key(program: ShellProgram, options: Iterable[str], script: str,
     """
     if "\0" in script:
         return None
-    # rez's two timestamps are equal in one launch and a second apart in the next, so all
+    # rez's two timestamps may be equal in one launch and a second apart in the next, so all
     # runs of digits share one mark. Only a here-document compares two words while
     # parsing (its delimiter), so a script with `<<` gets one mark per value.
     shared_digits = "<<" not in script
