@@ -101,7 +101,7 @@ class ShellAdapter:
         if program is None:
             return frozenset()
         cache = ShellCache.default()
-        names = cache.variables(program)
+        names = cache.variables(program, self.variables_query)
         if names is not None:
             return names
         result = _query_variables(program.path, self.variables_query[1:])
@@ -110,7 +110,7 @@ class ShellAdapter:
         names = self.parse_variables(result.stdout)
         # A failed query is used for this launch only, as the query runs again next time.
         if result.returncode == 0 and program.unchanged():
-            cache.store_variables(program, names)
+            cache.store_variables(program, self.variables_query, names)
         return names
 
     @staticmethod

@@ -159,20 +159,20 @@ class ShellCache:
 
     # -- variables
 
-    def variables(self, program: ShellProgram) -> frozenset[str] | None:
-        """Return the stored variable names of this shell build, or None when none are stored."""
-        names = self._entries(VARIABLES_FILE, dict).get(program.key)
+    def variables(self, program: ShellProgram, query: Iterable[str]) -> frozenset[str] | None:
+        """Return the names this shell build listed for `query`, or None when none are stored."""
+        names = self._entries(VARIABLES_FILE, dict).get(_variables_key(program, query))
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
             return None
         return frozenset(names)
 
-    def store_variables(self, program: ShellProgram, names: frozenset[str]) -> None:
-        """Store the variable names of this shell build."""
+    def store_variables(self, program: ShellProgram, query: Iterable[str], names: frozenset[str]) -> None:
+        """Store the names this shell build listed for `query`."""
         def update(entries: dict[str, Any]) -> dict[str, Any]:
             # Entries of other builds at the same path are stale, so dropping them bounds the file.
             remaining = {key: value for key, value in entries.items()
                     if isinstance(key, str) and not key.startswith(program.path + "\0")}
-            remaining[program.key] = sorted(names)
+            remaining[_variables_key(program, query)] = sorted(names)
             return remaining
 
         self._update(VARIABLES_FILE, dict, update)
@@ -278,6 +278,11 @@ class ShellCache:
             with contextlib.suppress(OSError):
                 os.unlink(handle.name)
             raise
+
+
+def _variables_key(program: ShellProgram, query: Iterable[str]) -> str:
+    # The guard's version and the query are part of the key, because another guard may list the names differently.
+    return "\0".join((program.key, __version__, *query))
 
 
 def _owned_privately(info: os.stat_result) -> bool:
