@@ -155,6 +155,8 @@ class ShellCache:
     @classmethod
     def default(cls) -> ShellCache:
         """Return the cache of the guard's own environment, the one the CLI reads its folders from."""
+        # NOTE: the adapters find the cache through os.environ, not `Collaborators.paths`, so a caller that
+        # passes other paths takes the recording lock in another folder than the one the cache is written to.
         return cls.for_paths(GuardPaths.from_environ(os.environ))
 
     # -- variables
