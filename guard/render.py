@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 
 from rez.shells import Shell
 
@@ -20,6 +21,7 @@ from guard.errors import LaunchFailed
 from guard.plan import Action, Op, StartupPlan
 from shells import adapter_for
 from shells.analysis import PlanAnalysis, analyze_plan
+from shells.cache import launch_values
 from shells.rez_script import action_value
 
 logger = logging.getLogger(__name__)
@@ -65,11 +67,13 @@ def replay_plan(plan: StartupPlan) -> str:
 
 
 def render_script(plan: StartupPlan, analysis: PlanAnalysis | None = None,
-                  environ: Mapping[str, str] | None = None) -> str:
+                  environ: Mapping[str, str] | None = None, session_folder: Path | None = None) -> str:
     """Return the context script for the plan's shell, or raise LaunchFailed if the shell cannot carry it.
 
     `analysis` is the plan's analysis for its shell; without one it is made from
-    `environ`, the environment the shell starts with.
+    `environ`, the environment the shell starts with. The session folder and rez's
+    timestamps are masked when a passed syntax check is remembered, so the next
+    launch of the context skips the check.
     """
     if analysis is None:
         analysis = analyze_plan(plan, environ or {})
@@ -78,7 +82,7 @@ def render_script(plan: StartupPlan, analysis: PlanAnalysis | None = None,
         logger.debug("%d values cannot be carried by %s", len(analysis.problems), plan.shell)
         raise LaunchFailed(problem.message())
     script = replay_plan(plan)
-    error = adapter_for(plan.shell).check_syntax(script)
+    error = adapter_for(plan.shell).check_syntax(script, launch_values(plan.environ, session_folder))
     if error is not None:
         first_line = error.splitlines()[0]
         raise LaunchFailed(f"{plan.shell} cannot parse the context script ({first_line}); "

@@ -61,6 +61,7 @@ from guard.verify import Drift, StartupCheck
 from guard.watch import audit_emitter, monitor_options, record_monitor_start, record_monitor_stop, signal_name
 from shells import adapter_for, startup_files
 from shells.analysis import PlanAnalysis, analyze_plan
+from shells.cache import ShellCache
 
 logger = logging.getLogger(__name__)
 
@@ -191,14 +192,14 @@ def _resolve_isolated(
     environ = dict(parts.parent_environ)
     protected = [Path(path) for path in parts.policy.protected_paths] or list(parts.paths.protected_dirs)
     options = build_options(parts.paths, package_paths(request), protected=protected)
-    before = integrity.snapshot(protected)
-
     # Package code runs in the child and could replace module files the guard imports after the fork.
     import_backend(monitor_options(request.monitor, parts.policy))
-    result = run_isolated(lambda: resolve_and_record(request, files, environ).to_dict(), options)
-
-    # Snapshot before writing any record: appending to the audit log changes files in the guard's folders.
-    changed = integrity.changed_paths(before, integrity.snapshot(protected))
+    # While the lock is held no concurrent guard writes the shell cache, which the snapshots would see.
+    with ShellCache.for_paths(parts.paths).recording():
+        before = integrity.snapshot(protected)
+        result = run_isolated(lambda: resolve_and_record(request, files, environ).to_dict(), options)
+        # Snapshot before writing any record: appending to the audit log changes files in the guard's folders.
+        changed = integrity.changed_paths(before, integrity.snapshot(protected))
     report = result.report
     changed += [change for change in report.protected_changes if change not in changed]
     if report.output:
@@ -377,7 +378,7 @@ def _launch(
     outcome: ResolveOutcome,
     analysis: PlanAnalysis,
 ) -> tuple[int, int]:
-    script = render_script(plan, analysis)
+    script = render_script(plan, analysis, session_folder=session_dir.path)
     check_sourced_unchanged(plan)
     options = monitor_options(request.monitor, parts.policy)
     rxt_file = plan.environ.get("REZ_RXT_FILE", str(session_dir.rxt_file))

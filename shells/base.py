@@ -16,7 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from shlex import quote
 from typing import ClassVar
@@ -28,6 +28,7 @@ from rez.shells import Shell
 from guard.fastclass import dataclass
 from guard.plan import StartupFile
 from shells import rez_script
+from shells.cache import ShellCache, ShellProgram, syntax_key
 from shells.values import Expansion, ExpansionKind, Lookup, ValueScan
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,27 @@ class ShellAdapter:
     @functools.cached_property
     def shell_variables(self) -> frozenset[str]:
         """Names the shell defines itself, whose value the guard cannot know in advance."""
-        return self.interactive_variables | _query_variables(self.variables_query, self.parse_variables)
+        return self.interactive_variables | self._own_variables()
+
+    def _own_variables(self) -> frozenset[str]:
+        # The query's output depends only on the shell program, so it is kept across launches.
+        if not self.variables_query:
+            return frozenset()
+        program = ShellProgram.find(self.variables_query[0])
+        if program is None:
+            return frozenset()
+        cache = ShellCache.default()
+        names = cache.variables(program, self.variables_query)
+        if names is not None:
+            return names
+        result = _query_variables(program.path, self.variables_query[1:])
+        if result is None:
+            return frozenset()
+        names = self.parse_variables(result.stdout)
+        # A failed query is used for this launch only, as the query runs again next time.
+        if result.returncode == 0 and program.unchanged():
+            cache.store_variables(program, self.variables_query, names)
+        return names
 
     @staticmethod
     def parse_variables(output: str) -> frozenset[str]:
@@ -128,17 +149,37 @@ class ShellAdapter:
         return (f"{self.program_prefix}{quote(env_program)} -0 > {quote(str(partial))} && "
                 f"{self.program_prefix}{quote(mv_program)} -f {quote(str(partial))} {quote(str(final))}")
 
-    def check_syntax(self, script: str) -> str | None:
-        """Parse the script with the shell without running it; return its error output, or None."""
-        executable = shutil.which(self.name)
-        if executable is None or not self.syntax_check_options:
+    def check_syntax(self, script: str, launch_values: Sequence[str] = ()) -> str | None:
+        """Parse the script with the shell without running it; return its error output, or None.
+
+        A passed check is kept across launches, keyed on the shell build, the
+        guard's version and the script with `launch_values` (the values that change
+        between launches, see `shells.cache.launch_values`) masked. A failed check
+        is never kept.
+        """
+        if not self.syntax_check_options:
             return None
+        program = ShellProgram.find(self.name)
+        if program is None:
+            return None
+        cache = ShellCache.default()
+        key = syntax_key(program, self.syntax_check_options, script, launch_values)
+        if key is not None and cache.syntax_passed(key):
+            return None
+        error = self._run_syntax_check(program.path, script)
+        if error is None and key is not None and program.unchanged():
+            cache.store_syntax_passed(key)
+        return error
+
+    def _run_syntax_check(self, executable: str, script: str) -> str | None:
         with tempfile.NamedTemporaryFile("w", suffix=".guard-check", encoding="utf-8", delete=False) as handle:
             handle.write(script)
             path = handle.name
+        command = [executable, *self.syntax_check_options, path]
+        logger.debug("checking the context script's syntax: %s", command)
         try:
             # An empty environment keeps BASH_ENV and the user's startup files out of the check.
-            result = subprocess.run([executable, *self.syntax_check_options, path], capture_output=True,
+            result = subprocess.run(command, capture_output=True,
                                     text=True, errors="replace", env={"PATH": os.defpath},
                                     stdin=subprocess.DEVNULL, timeout=_QUERY_TIMEOUT)
         finally:
@@ -193,13 +234,13 @@ def collect(*files: StartupFile | None) -> tuple[StartupFile, ...]:
     return tuple(item for item in files if item is not None)
 
 
-def _query_variables(command: tuple[str, ...], parse) -> frozenset[str]:
-    if not command or shutil.which(command[0]) is None:
-        return frozenset()
+def _query_variables(executable: str, arguments: tuple[str, ...]) -> subprocess.CompletedProcess[str] | None:
+    # Runs the program found on the guard's PATH, as rez does to launch it, with an empty environment.
+    command = [executable, *arguments]
+    logger.debug("listing the variables the shell defines: %s", command)
     try:
-        result = subprocess.run(list(command), capture_output=True, text=True, errors="replace",
-                                env={"PATH": os.defpath}, stdin=subprocess.DEVNULL, timeout=_QUERY_TIMEOUT)
+        return subprocess.run(command, capture_output=True, text=True, errors="replace",
+                              env={"PATH": os.defpath}, stdin=subprocess.DEVNULL, timeout=_QUERY_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as error:
-        logger.warning("cannot list the variables %s defines: %s", command[0], error)
-        return frozenset()
-    return parse(result.stdout)
+        logger.warning("cannot list the variables %s defines: %s", executable, error)
+        return None
