@@ -24,10 +24,10 @@ from shells.rez_script import escaped, pend_separator
 
 logger = logging.getLogger(__name__)
 
-# Characters that make an expandable segment unsafe to join in at least one shell:
-# `$` and backquotes expand in every shell, a backslash escapes inside double quotes,
-# `"` is quoted differently in csh, `!` is history substitution in csh and interactive
-# zsh, rez expands a leading `~` itself, and csh cannot carry a line break.
+# Characters that make an expandable segment unsafe to join in at least one shell. `$` and
+# backquotes expand everywhere, and a backslash escapes the next character inside double quotes.
+# Each shell escapes `"` its own way, and `!` is history substitution in csh and interactive zsh.
+# rez expands a leading `~` itself, and csh cannot carry a line break.
 UNSAFE_CHARACTERS = frozenset("$`\\\"!~\n\r")
 
 _PEND_OPS = (Op.APPENDENV, Op.PREPENDENV)
@@ -38,8 +38,8 @@ def join_pend_runs(actions: Sequence[Action], plugin: Shell, max_joined_length: 
 
     `plugin` is the rez shell plugin the actions are replayed on; it gives the
     separator and the quoting. `max_joined_length` caps the characters the
-    plugin writes for the joined values of one line (None for no cap); a run
-    longer than that becomes several actions.
+    plugin writes for the joined values of one line, and None means no cap.
+    A run longer than the cap becomes several actions.
     """
     joined: list[Action] = []
     run: list[Action] = []
