@@ -7,16 +7,22 @@ showed. Where rez would change a value silently (a `%` in zsh, a literal `!` in
 an interactive csh), the guard's plugin writes it intact. Where the shell cannot
 carry a value at all (a newline in csh, a `$` csh cannot expand, a command
 substitution that never ends), the launch stops before the shell starts.
+
+One difference is for speed: `render_script` joins each run of consecutive
+appends (or prepends) to one variable into one line where that cannot change
+the value (`guard/coalesce.py`). `replay_plan` keeps rez's script byte for byte.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from rez.shells import Shell
 
+from guard.coalesce import join_pend_runs
 from guard.errors import LaunchFailed
 from guard.plan import Action, Op, StartupPlan
 from shells import adapter_for
@@ -81,8 +87,13 @@ def render_script(plan: StartupPlan, analysis: PlanAnalysis | None = None,
         problem = analysis.problems[0]
         logger.debug("%d values cannot be carried by %s", len(analysis.problems), plan.shell)
         raise LaunchFailed(problem.message())
+    # One line per run of appends or prepends to a variable, where joining them keeps the value
+    # the shell ends with, rather than one line per action as rez writes them.
+    adapter = adapter_for(plan.shell)
+    actions = join_pend_runs(plan.actions, adapter.render_plugin(), adapter.max_joined_length)
+    plan = replace(plan, actions=tuple(actions))
     script = replay_plan(plan)
-    error = adapter_for(plan.shell).check_syntax(script, launch_values(plan.environ, session_folder))
+    error = adapter.check_syntax(script, launch_values(plan.environ, session_folder))
     if error is not None:
         first_line = error.splitlines()[0]
         raise LaunchFailed(f"{plan.shell} cannot parse the context script ({first_line}); "

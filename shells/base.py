@@ -71,6 +71,9 @@ class ShellAdapter:
     # Written before a program in the probe line: `command` skips shell functions named like the
     # program, and in csh, which has no functions, a backslash skips aliases.
     program_prefix: ClassVar[str] = "command "
+    # The maximum number of characters the renderer writes for the values it joins into one
+    # append or prepend line (guard/coalesce.py), or None where the shell reads lines of any length.
+    max_joined_length: ClassVar[int | None] = None
 
     # -- values
 

@@ -34,6 +34,11 @@ class CshAdapter(ShellAdapter):
     saferefenv_defines = True
     undefined_variable_stops = True
     program_prefix = "\\"
+    # BSD csh (Debian 20110502) stops with `Word too long.` past 8,187 characters in one word,
+    # quotes included. The cap is half of that, because the reference to the variable and its quotes
+    # take a few dozen characters and the rest is margin. tcsh 6.24 read a 2,000,000-character word
+    # and keeps this cap all the same, because one line of 4,096 characters replaces dozens of lines.
+    max_joined_length = 4096
 
     @staticmethod
     def parse_variables(output: str) -> frozenset[str]:
