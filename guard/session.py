@@ -41,6 +41,7 @@ from guard.errors import (
 )
 from guard.fastclass import dataclass
 from guard.findings import Finding
+from guard.hostfacts import find_os_name, find_system_paths
 from guard.fingerprint import fingerprint
 from guard.isolation import run_isolated
 from guard.launch import SessionDir, check_sourced_unchanged, spawn_shell, with_sourced_files
@@ -186,7 +187,11 @@ def _resolve_isolated(
     parts: Collaborators,
     session_dir: SessionDir,
 ) -> tuple[ResolveOutcome, SandboxOutcome]:
+    # rez runs programs for these facts; the shell cache keeps them across launches.
+    host_cache = ShellCache.for_paths(parts.paths)
+    find_system_paths(request.shell, host_cache)
     detect_system_paths(request.shell)
+    find_os_name(host_cache)
     prepare_in_parent()
     files = SessionFiles(rxt_file=str(session_dir.rxt_file), context_file=str(session_dir.context_file))
     environ = dict(parts.parent_environ)

@@ -3,9 +3,11 @@
 Two results cost a shell process on every launch: the names the shell defines
 itself (`ShellAdapter.variables_query`) and whether the context script parses
 (`ShellAdapter.check_syntax`). The first depends only on the shell program, the
-second on the program and the script. Both are stored in the guard's state
-folder (`$XDG_STATE_HOME/rez-guard/shell-cache/`), which the recording child's
-sandbox protects, so package code cannot add an entry.
+second on the program and the script. The same folder keeps the facts rez
+finds about the host by running a program (`guard/hostfacts.py`): the
+operating system name and each shell's system paths. Everything is stored in
+the guard's state folder (`$XDG_STATE_HOME/rez-guard/shell-cache/`), which the
+recording child's sandbox protects, so package code cannot add an entry.
 
 A missing, unreadable or invalid file is read as empty and rewritten on the next
 store. Writers replace a file atomically, so a reader never sees half a file.
@@ -38,6 +40,8 @@ logger = logging.getLogger(__name__)
 CACHE_FOLDER: Final = "shell-cache"
 VARIABLES_FILE: Final = "variables.json"
 SYNTAX_FILE: Final = "syntax.json"
+# rez's facts about this host that cost a program run (guard/hostfacts.py).
+HOST_FILE: Final = "host.json"
 # Held shared while a recording child runs. The integrity snapshot and the watch skip `.lock` files.
 RECORDING_LOCK: Final = "recording.lock"
 CACHE_FORMAT: Final = "rez-guard-shell-cache"
@@ -193,6 +197,21 @@ class ShellCache:
             return remaining[-MAX_SYNTAX_ENTRIES:]
 
         self._update(SYNTAX_FILE, list, update)
+
+    # -- host facts
+
+    def host_fact(self, key: str) -> Any:
+        """Return the host fact stored under `key`, or None."""
+        return self._entries(HOST_FILE, dict).get(key)
+
+    def store_host_fact(self, key: str, value: Any, stale: Callable[[str], bool]) -> None:
+        """Store a host fact under `key`, dropping the stored keys for which `stale` is true."""
+        def update(entries: dict[str, Any]) -> dict[str, Any]:
+            remaining = {name: fact for name, fact in entries.items() if isinstance(name, str) and not stale(name)}
+            remaining[key] = value
+            return remaining
+
+        self._update(HOST_FILE, dict, update)
 
     # -- the lock against writes while package code runs
 
