@@ -33,6 +33,7 @@ from guard.preview import PreviewOptions, render_preview, summary_line
 from guard.record import RecordingSettings, detect_system_paths, record_plan
 from guard.render import render_script
 from guard.trust import TrustStore, context_identity
+from shells.analysis import analyze_plan
 
 FIXED_TIME = 1_700_000_000.0
 REPEAT = 9
@@ -105,6 +106,7 @@ def measure_context(context: GeneratedContext, environ: Mapping[str, str], shell
     digest = fingerprint(plan)
     identity = context_identity(plan)
     label = f"{len(plan.variants)} packages, {len(plan.actions)} actions"
+    analysis = analyze_plan(plan, environ)
 
     def preview_and_fingerprint() -> None:
         digest = fingerprint(plan)
@@ -125,9 +127,10 @@ def measure_context(context: GeneratedContext, environ: Mapping[str, str], shell
         "plan from JSON in the parent": median_time(lambda: StartupPlan.from_dict(json.loads(payload)["value"])),
         "assess": median_time(lambda: assess(plan, policy)),
         "trust lookup": median_time(lambda: trust.lookup(digest, identity)),
-        "render script": median_time(lambda: render_script(plan)),
+        "analyse the values for the shell": median_time(lambda: analyze_plan(plan, environ)),
+        "render script (analysis given)": median_time(lambda: render_script(plan, analysis)),
         "snapshot of the guard's folders": median_time(lambda: integrity.snapshot(paths.protected_dirs)),
-        "one audit record": median_time(lambda: audit.emit("bench", findings=[], resolved=[])),
+        "one audit record": median_time(lambda: audit.emit("alert", message="bench", paths=[])),
     }
 
 
