@@ -102,19 +102,26 @@ class ValueScan:
         return data
 
 
-def join_templates(parts: Iterable[Template]) -> Template:
-    """Concatenate templates, merging neighbouring known text and neighbouring unknowns."""
+def join_templates(parts: Iterable[Iterable[str | None]]) -> Template:
+    """Concatenate templates, merging neighbouring known text and neighbouring unknowns.
+
+    Runs of known text are joined once each, so the time is linear in the total length.
+    """
     merged: list[str | None] = []
+    text: list[str] = []
     for part in parts:
         for piece in part:
-            if piece == "":
-                continue
-            if merged and piece is not None and merged[-1] is not None:
-                merged[-1] = merged[-1] + piece
-            elif merged and piece is None and merged[-1] is None:
-                continue
-            else:
-                merged.append(piece)
+            if piece is None:
+                if text:
+                    merged.append("".join(text))
+                    text.clear()
+                    merged.append(None)
+                elif not merged or merged[-1] is not None:
+                    merged.append(None)
+            elif piece:
+                text.append(piece)
+    if text:
+        merged.append("".join(text))
     return tuple(merged) if merged else ("",)
 
 
