@@ -150,9 +150,10 @@ class _Pended:
 def analyze_plan(plan: StartupPlan, environ: Mapping[str, str]) -> PlanAnalysis:
     """Scan the plan's values for its shell, starting from `environ` (the shell's environment at startup).
 
-    The values of prepend and append actions are scanned with a marker for the
-    variable's own value and added to it piece by piece (see shells/pended.py),
-    so the time is linear in the number of actions and the length of the values.
+    A prepend or append is scanned with a marker in place of the variable's own
+    value, and the text around the marker is added to the value piece by piece
+    (see shells/pended.py). So the time is linear in the number of actions and
+    the length of the values.
     """
     adapter = adapter_for(plan.shell)
     plugin = adapter.render_plugin()
@@ -190,6 +191,8 @@ def analyze_plan(plan: StartupPlan, environ: Mapping[str, str]) -> PlanAnalysis:
             if value is None:
                 continue
             separator = pend_separator(plugin, key) if action.op in _PEND_OPS else ""
+            # NOTE: a variable whose rez separator is longer than one character is still joined and split
+            # after every pend, which is quadratic in its number of pends (rez's defaults are one character).
             if len(separator) == 1 and state.values.get(key) is not None:
                 pended = _scan_pended(adapter, value, key, lookup, marker)
             scan = pended.scan if pended is not None else adapter.scan_value(value, lookup)
@@ -243,7 +246,7 @@ def _scan_pended(adapter: ShellAdapter, value: EscapedString, key: str, lookup: 
     scan = adapter.scan_value(value, marked_lookup)
     holders = [position for position, piece in enumerate(scan.template) if piece is not None and marker in piece]
     if scan.problem is not None:
-        # The scanners give up on the whole value then, so the template holds no marker.
+        # The scanners give up on the whole value then, so the template contains no marker.
         return None if holders else _Pended(scan, (), ())
     if len(holders) != 1:
         return None

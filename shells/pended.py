@@ -27,7 +27,7 @@ class PendedValue:
 
     def __init__(self, template: Template, separator: str) -> None:
         if len(separator) != 1:
-            raise ValueError(f"separator {separator!r} is not one character; pended values count entries by it")
+            raise ValueError(f"separator {separator!r} is not one character; keep such a value as a joined template")
         # Prepended pieces are kept last-prepended-last, so adding one is an amortised O(1) list append.
         self._front: list[str | None] = []
         self._back: list[str | None] = []

@@ -18,6 +18,8 @@ from guard.fastclass import dataclass
 
 Template = tuple[str | None, ...]
 # Return the template of a variable at this point of the startup, or None when it is not set.
+# Scanners only test the result for None and copy it unchanged into their template: the plan
+# analysis passes a marker in place of a variable's own value and relies on this.
 Lookup = Callable[[str], "Template | None"]
 
 

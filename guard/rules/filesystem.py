@@ -213,7 +213,7 @@ class FileFacts:
 
     def _writable_parent(self, folder: str) -> WritableBy | None:
         # A parent counts unless it has the sticky bit. Every folder walked through gets the same
-        # answer, so the parents that many entries share are read once.
+        # result, so the parents that many entries share are read once.
         walked: list[str] = []
         current = folder
         while True:

@@ -130,7 +130,7 @@ class PlanView:
 
     def within_any_root(self, path: str) -> bool:
         """Return whether `path` (links resolved) lies in the root of any resolved variant."""
-        # Real paths are absolute and normalized, so a root holds the path when it is the path or
+        # Real paths are absolute and normalized, so a root contains the path when it is the path or
         # one of its parents: a walk up the path replaces a comparison with every root.
         roots = self._root_set
         if not roots:

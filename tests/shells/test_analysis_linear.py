@@ -192,5 +192,5 @@ def test_pended_value_counts_unknown_text() -> None:
 
 
 def test_pended_value_rejects_long_separator() -> None:
-    with pytest.raises(ValueError, match="not one character"):
+    with pytest.raises(ValueError, match="is not one character"):
         PendedValue(("/a",), ";;")
