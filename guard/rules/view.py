@@ -2,7 +2,8 @@
 
 A `PlanView` is built once per assessment. It turns rule ids into findings at
 the policy's severity, and caches what several rules ask for: package roots,
-the variables the context sets, path entries, and sourced files' content.
+the variables the context sets, path entries, sourced files' content, and the
+file-system facts of each path (`files`).
 """
 
 from __future__ import annotations
