@@ -17,6 +17,8 @@ from guard.fastclass import dataclass
 from shells.values import Expansion, ExpansionKind, Lookup, Template, ValueScan, join_templates
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A run of characters that csh keeps as they are inside double quotes.
+_PLAIN_TEXT = re.compile(r"[^\n`$\\]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +62,14 @@ class CshScanner:
                                   "from one value to the next, so the guard cannot show the result")
             elif char == "$":
                 index = self._dollar(index)
-            else:
+            elif char == "\\":
                 self.pieces.append((char,))
                 index += 1
+            else:
+                # Text up to the next character csh may read specially, as one piece.
+                end = _PLAIN_TEXT.match(self.text, index).end()
+                self.pieces.append((self.text[index:end],))
+                index = end
 
     def _backquote(self, index: int) -> int:
         end = self.text.find("`", index + 1)

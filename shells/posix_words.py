@@ -19,6 +19,8 @@ from shells.values import Expansion, ExpansionKind, Lookup, Template, ValueScan,
 
 _NAME_START = re.compile(r"[A-Za-z_]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A run of characters that double quotes keep as they are.
+_PLAIN_TEXT = re.compile(r"[^\\`$]+")
 _SPECIAL_PARAMETERS = "@*#?-$!"
 # zsh history modifiers that take no argument; the others (s, g, &, w, W, f, F) are not modelled.
 _ZSH_SIMPLE_MODIFIERS = "aAcehlPqQrtux"
@@ -157,8 +159,10 @@ class DoubleQuotedScanner:
             elif char == "$":
                 index = self._dollar(index)
             else:
-                self.pieces.append((char,))
-                index += 1
+                # Text up to the next special character, as one piece rather than one per character.
+                end = _PLAIN_TEXT.match(text, index).end()
+                self.pieces.append((text[index:end],))
+                index = end
 
     def _backslash(self, index: int) -> int:
         following = self.text[index + 1:index + 2]

@@ -18,6 +18,8 @@ from guard.fastclass import dataclass
 
 Template = tuple[str | None, ...]
 # Return the template of a variable at this point of the startup, or None when it is not set.
+# Scanners only test the result for None and copy it unchanged into their template: the plan
+# analysis passes a marker in place of a variable's own value and relies on this.
 Lookup = Callable[[str], "Template | None"]
 
 
@@ -102,19 +104,26 @@ class ValueScan:
         return data
 
 
-def join_templates(parts: Iterable[Template]) -> Template:
-    """Concatenate templates, merging neighbouring known text and neighbouring unknowns."""
+def join_templates(parts: Iterable[Iterable[str | None]]) -> Template:
+    """Concatenate templates, merging neighbouring known text and neighbouring unknowns.
+
+    Runs of known text are joined once each, so the time is linear in the total length.
+    """
     merged: list[str | None] = []
+    text: list[str] = []
     for part in parts:
         for piece in part:
-            if piece == "":
-                continue
-            if merged and piece is not None and merged[-1] is not None:
-                merged[-1] = merged[-1] + piece
-            elif merged and piece is None and merged[-1] is None:
-                continue
-            else:
-                merged.append(piece)
+            if piece is None:
+                if text:
+                    merged.append("".join(text))
+                    text.clear()
+                    merged.append(None)
+                elif not merged or merged[-1] is not None:
+                    merged.append(None)
+            elif piece:
+                text.append(piece)
+    if text:
+        merged.append("".join(text))
     return tuple(merged) if merged else ("",)
 
 

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 from guard.findings import Finding
 from guard.plan import ENV_OPS, Op, Phase
-from guard.rules import filesystem
 from guard.rules.catalog import GUARD_COMMAND, GUARD_VARIABLE_PREFIX, GUARD_VARIABLES
 from guard.rules.view import PlanView
 
@@ -44,7 +43,7 @@ def _guard_variables(view: PlanView) -> Iterator[Finding]:
 def _guard_commands(view: PlanView) -> Iterator[Finding]:
     for item in view.env_actions({"PATH"}):
         for entry in view.path_entries(item.action):
-            if entry.resolved and filesystem.executables_in(entry.resolved, (GUARD_COMMAND,)):
+            if entry.resolved and view.files.executables_in(entry.resolved, (GUARD_COMMAND,)):
                 yield view.finding(
                     "guard.command",
                     f"PATH entry {entry.resolved} holds a {GUARD_COMMAND} command, which would replace the real "

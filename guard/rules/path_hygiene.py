@@ -66,7 +66,7 @@ def _check_entry(view: PlanView, item: IndexedAction, entry: PathEntry) -> Itera
             "check where the folder comes from, or add its prefix to the policy",
             item,
         )
-    if not os.path.isdir(path):
+    if not view.files.is_dir(path):
         yield view.finding(
             "path.missing-dir",
             f"{key} entry {path} does not exist, so anyone who can create it later decides what it "
@@ -74,7 +74,7 @@ def _check_entry(view: PlanView, item: IndexedAction, entry: PathEntry) -> Itera
             item,
         )
         return
-    writable = filesystem.writable_by_others(path)
+    writable = view.files.writable_by_others(path)
     if writable is not None:
         yield view.finding(
             "path.writable-dir",
@@ -82,7 +82,7 @@ def _check_entry(view: PlanView, item: IndexedAction, entry: PathEntry) -> Itera
             f"programs or libraries there; run `chmod go-w {writable.path}` or remove the entry",
             item,
         )
-    owner = filesystem.owner_uid(path)
+    owner = view.files.owner_uid(path)
     if owner is not None and owner not in view.trusted_uids:
         yield view.finding(
             "path.foreign-owner",
@@ -127,28 +127,40 @@ class _Placed:
     item: IndexedAction | None
 
 
-def _path_order(view: PlanView) -> list[_Placed]:
-    # Replay the PATH actions to learn which entries the shell searches first.
-    order: list[_Placed] = [_Placed(None, None)]
+# The search order as a tree: a tuple of entries and of earlier orders, read depth first.
+_Order = tuple["_Placed | _Order", ...]
+
+
+def _path_order(view: PlanView) -> Iterator[_Placed]:
+    """Yield the PATH entries in the order the started shell searches them.
+
+    Each action's order refers to the order before it instead of copying it,
+    so replaying n actions costs O(n), and the caller reads only as far as it needs.
+    """
+    order: _Order = (_Placed(None, None),)
     for item in view.env_actions({"PATH"}, frozenset({Op.SETENV, Op.RESETENV, Op.PREPENDENV,
                                                       Op.APPENDENV, Op.UNSETENV})):
         op = item.action.op
         if op is Op.UNSETENV:
-            order = []
+            order = ()
             continue
-        added: list[_Placed] = []
-        for entry in view.path_entries(item.action):
-            if entry.is_self:
-                added.extend(order)
-            else:
-                added.append(_Placed(entry, item))
+        added = tuple(order if entry.is_self else _Placed(entry, item) for entry in view.path_entries(item.action))
         if op is Op.PREPENDENV:
-            order = added + order
+            order = (*added, order)
         elif op is Op.APPENDENV:
-            order = order + added
+            order = (order, *added)
         else:
             order = added
-    return order
+    # A stack of iterators instead of recursion: 3,000 appends nest 3,000 levels deep.
+    stack = [iter(order)]
+    while stack:
+        for part in stack[-1]:
+            if isinstance(part, tuple):
+                stack.append(iter(part))
+                break
+            yield part
+        else:
+            stack.pop()
 
 
 def _shadowing(view: PlanView) -> Iterator[Finding]:
@@ -162,7 +174,7 @@ def _shadowing(view: PlanView) -> Iterator[Finding]:
             continue
         if view.within_allowed_prefix(entry.resolved):
             return
-        found = filesystem.executables_in(entry.resolved, commands)
+        found = view.files.executables_in(entry.resolved, commands)
         variant = view.variant_of(item.action)
         shadowed = [name for name in found if variant is None or not _provides(variant.name, name)]
         if shadowed:

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 from guard.findings import Finding
 from guard.plan import Op
-from guard.rules import filesystem
 from guard.rules.view import IndexedAction, PlanView
 
 
@@ -44,7 +43,7 @@ def _check_source(view: PlanView, item: IndexedAction) -> Iterator[Finding]:
             item,
         )
 
-    writable = filesystem.writable_by_others(path)
+    writable = view.files.writable_by_others(path)
     if writable is not None:
         yield view.finding(
             "source.writable",

@@ -2,7 +2,8 @@
 
 A `PlanView` is built once per assessment. It turns rule ids into findings at
 the policy's severity, and caches what several rules ask for: package roots,
-the variables the context sets, path entries, and sourced files' content.
+the variables the context sets, path entries, sourced files' content, and the
+file-system facts of each path (`files`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from guard.findings import Finding
 from guard.plan import ENV_OPS, Action, Op, ResolvedVariant, SourcedFile, StartupPlan
 from guard.policy import Policy
 from guard.rules import filesystem
-from guard.rules.shellwords import PathEntry, is_within, real_path, resolve_entry, split_entries
+from guard.rules.shellwords import PathEntry, is_within, resolve_entry, split_entries
 
 # Operations that give a variable a value; unsetenv removes one.
 SETTING_OPS = frozenset({Op.SETENV, Op.RESETENV, Op.PREPENDENV, Op.APPENDENV})
@@ -36,7 +37,9 @@ class PlanView:
     def __init__(self, plan: StartupPlan, policy: Policy) -> None:
         self.plan = plan
         self.policy = policy
+        self.files = filesystem.FileFacts()
         self._contents: dict[str, filesystem.FileContent] = {}
+        self._entries: dict[tuple[str, str], tuple[PathEntry, ...]] = {}
 
     def finding(self, rule_id: str, message: str, item: IndexedAction | None = None,
                 variant: str | None = None) -> Finding:
@@ -72,13 +75,32 @@ class PlanView:
     @functools.cached_property
     def real_roots(self) -> dict[str, str]:
         """Each resolved variant's root with links resolved, by qualified name."""
-        return {variant.qualified_name: real_path(variant.root) for variant in self.plan.variants if variant.root}
+        return {variant.qualified_name: self.files.real_path(variant.root)
+                for variant in self.plan.variants if variant.root}
+
+    @functools.cached_property
+    def _root_set(self) -> frozenset[str]:
+        return frozenset(self.real_roots.values())
+
+    @functools.cached_property
+    def _variants_by_name(self) -> dict[str, ResolvedVariant]:
+        variants: dict[str, ResolvedVariant] = {}
+        for variant in self.plan.variants:
+            variants.setdefault(variant.qualified_name, variant)
+        return variants
+
+    @functools.cached_property
+    def _snapshots_by_index(self) -> dict[int | None, SourcedFile]:
+        snapshots: dict[int | None, SourcedFile] = {}
+        for snapshot in self.plan.sourced:
+            snapshots.setdefault(snapshot.action_index, snapshot)
+        return snapshots
 
     @functools.cached_property
     def real_allowed_prefixes(self) -> tuple[str, ...]:
         """The policy's allowed prefixes with links resolved (on most systems /bin is /usr/bin)."""
         prefixes = {os.path.normpath(prefix) for prefix in self.policy.allowed_prefixes}
-        prefixes.update(real_path(prefix) for prefix in self.policy.allowed_prefixes)
+        prefixes.update(self.files.real_path(prefix) for prefix in self.policy.allowed_prefixes)
         return tuple(sorted(prefixes))
 
     @functools.cached_property
@@ -88,26 +110,43 @@ class PlanView:
 
     def variant_of(self, action: Action) -> ResolvedVariant | None:
         """Return the resolved variant that emitted `action`, if any."""
-        return self.plan.variant_named(action.variant)
+        if action.variant is None:
+            return None
+        return self._variants_by_name.get(action.variant)
 
     def path_entries(self, action: Action) -> tuple[PathEntry, ...]:
-        """Return the entries the action's value adds to its path-like variable."""
+        """Return the entries the action's value adds to its path-like variable, resolved once per value."""
         key = action.key or ""
-        return tuple(resolve_entry(entry, key, self.context_variables) for entry in split_entries(action.text))
+        text = action.text
+        entries = self._entries.get((key, text))
+        if entries is None:
+            entries = tuple(resolve_entry(entry, key, self.context_variables) for entry in split_entries(text))
+            self._entries[(key, text)] = entries
+        return entries
 
     def within_own_root(self, path: str, action: Action) -> bool:
         """Return whether `path` (links resolved) lies in the root of the variant that emitted `action`."""
         root = self.real_roots.get(action.variant or "")
-        return root is not None and is_within(real_path(path), root)
+        return root is not None and is_within(self.files.real_path(path), root)
 
     def within_any_root(self, path: str) -> bool:
         """Return whether `path` (links resolved) lies in the root of any resolved variant."""
-        resolved = real_path(path)
-        return any(is_within(resolved, root) for root in self.real_roots.values())
+        # Real paths are absolute and normalized, so a root contains the path when it is the path or
+        # one of its parents: a walk up the path replaces a comparison with every root.
+        roots = self._root_set
+        if not roots:
+            return False
+        folder = self.files.real_path(path)
+        while folder not in roots:
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                return False
+            folder = parent
+        return True
 
     def within_allowed_prefix(self, path: str) -> bool:
         """Return whether `path` (links resolved) lies under one of the policy's allowed prefixes."""
-        resolved = real_path(path)
+        resolved = self.files.real_path(path)
         return any(is_within(resolved, prefix) for prefix in self.real_allowed_prefixes)
 
     def resolve_value(self, action: Action) -> PathEntry:
@@ -116,10 +155,7 @@ class PlanView:
 
     def snapshot_for(self, item: IndexedAction) -> SourcedFile | None:
         """Return the recorded snapshot of the file a source action reads, if any."""
-        for snapshot in self.plan.sourced:
-            if snapshot.action_index == item.index:
-                return snapshot
-        return None
+        return self._snapshots_by_index.get(item.index)
 
     def file_content(self, path: str) -> filesystem.FileContent:
         """Return the current content of a sourced file, read once per assessment."""
