@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from guard.plan import StartupFile
@@ -50,7 +51,7 @@ class CshAdapter(ShellAdapter):
                 names.add(name)
         return frozenset(names)
 
-    @property
+    @functools.cached_property
     def dialect(self) -> csh_words.CshDialect:
         """The quoting rules of this shell, with the variables it defines itself."""
         return csh_words.CshDialect(name=self.name, modifiers=self.modifiers, tcsh=self.tcsh,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from guard.plan import StartupFile
@@ -15,7 +16,7 @@ class PosixAdapter(ShellAdapter):
 
     dialect_options: dict = {}
 
-    @property
+    @functools.cached_property
     def dialect(self) -> posix_words.PosixDialect:
         """The quoting rules of this shell, with the variables it defines itself."""
         return posix_words.PosixDialect(name=self.name, shell_variables=self.shell_variables, **self.dialect_options)

@@ -54,11 +54,19 @@ class PlanView:
             variant=variant,
         )
 
+    @functools.cached_property
+    def _indexed(self) -> tuple[IndexedAction, ...]:
+        # Made once: every rule walks the actions, a large plan has thousands.
+        return tuple(IndexedAction(index, action) for index, action in enumerate(self.plan.actions))
+
     def actions(self, *ops: Op) -> Iterator[IndexedAction]:
         """Yield the plan's actions with one of `ops` (all actions when none are given)."""
-        for index, action in enumerate(self.plan.actions):
-            if not ops or action.op in ops:
-                yield IndexedAction(index, action)
+        if not ops:
+            yield from self._indexed
+            return
+        for item in self._indexed:
+            if item.action.op in ops:
+                yield item
 
     def env_actions(self, keys: frozenset[str] | set[str], ops: frozenset[Op] = SETTING_OPS) -> Iterator[IndexedAction]:
         """Yield environment actions on one of `keys` with one of `ops`."""
