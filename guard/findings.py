@@ -43,7 +43,7 @@ class Severity(enum.IntEnum):
             raise ValueError(f"invalid severity {text!r}; use one of {names}") from None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, bulk=True)
 class Finding:
     """One rule matched on one action (`action_index` into `plan.actions`) or one variant."""
 

@@ -55,7 +55,7 @@ ENV_OPS = frozenset({Op.SETENV, Op.UNSETENV, Op.RESETENV, Op.PREPENDENV, Op.APPE
 STARTUP_COMMAND_OPS = frozenset({Op.SOURCE, Op.COMMAND, Op.ALIAS})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, bulk=True)
 class Segment:
     """A piece of a value: literal text is quoted for the shell, other text is expandable."""
 
@@ -63,7 +63,7 @@ class Segment:
     literal: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, bulk=True)
 class Action:
     """One recorded interpreter call with the variant and phase that emitted it.
 
@@ -121,7 +121,7 @@ class Action:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, bulk=True)
 class ResolvedVariant:
     """A package variant in the resolve, with where it was loaded from."""
 

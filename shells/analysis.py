@@ -135,7 +135,7 @@ class _State:
         return self.template(name)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, bulk=True)
 class _Pended:
     """A prepend or append scanned with a marker for the variable's own value, and the pieces around the marker.
 

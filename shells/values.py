@@ -54,7 +54,7 @@ _KIND_NOTES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, bulk=True)
 class Expansion:
     """One construct the shell expands or executes inside a value.
 
@@ -79,7 +79,7 @@ class Expansion:
         return data
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, bulk=True)
 class ValueScan:
     """The result of one shell scanning one value: expansions, resulting text, or why it cannot carry it."""
 

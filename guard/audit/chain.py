@@ -64,7 +64,7 @@ def head_path(log_path: Path) -> Path:
     return log_path.with_name(log_path.name + ".head")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, bulk=True)
 class ChainHead:
     """The log's state after the last append: its inode, size and last line hash."""
 

@@ -37,7 +37,7 @@ class FieldType(enum.Enum):
     STRING_MAP = "map of string to string or null"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, bulk=True)
 class FieldSpec:
     """One field of a record: its name, JSON type and whether it must be present.
 

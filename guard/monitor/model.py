@@ -87,7 +87,7 @@ class MonitorOptions:
             )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, bulk=True)
 class ProcessEvent:
     """One process starting, executing a new program, or exiting in the tree.
 

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 _READ_CHUNK = 65536
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, bulk=True)
 class ProcStat:
     """The identity and scheduling state of one process at one moment.
 
@@ -47,7 +47,7 @@ class ProcStat:
         return self.state in ("Z", "X")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, bulk=True)
 class ProcessInfo:
     """The program a process runs: its executable, arguments, folder and real user id."""
 

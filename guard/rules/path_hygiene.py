@@ -119,7 +119,7 @@ def _relative_entry(view: PlanView, item: IndexedAction, entry: PathEntry) -> It
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, bulk=True)
 class _Placed:
     """A PATH entry in the order the started shell will search, with the action that added it."""
 

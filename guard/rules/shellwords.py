@@ -20,7 +20,7 @@ _SIMPLE_REFERENCE: Final = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za
 _COMMAND_SUBSTITUTION: Final = re.compile(r"\$\(|`")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, bulk=True)
 class PathEntry:
     """One entry of a path-like value, as written and as it will resolve.
 

@@ -23,7 +23,7 @@ from guard.rules.shellwords import PathEntry, is_within, resolve_entry, split_en
 SETTING_OPS = frozenset({Op.SETENV, Op.RESETENV, Op.PREPENDENV, Op.APPENDENV})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, bulk=True)
 class IndexedAction:
     """An action with its position in `plan.actions`, which findings refer to."""
 

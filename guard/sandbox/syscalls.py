@@ -39,7 +39,7 @@ class PathArgument:
     follow: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, bulk=True)
 class SyscallRule:
     """One filtered system call."""
 
