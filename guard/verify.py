@@ -86,24 +86,25 @@ def compare_environ(
     """Return the drift between the environment read back and the one the plan leads to, or None."""
     names = []
     changes = []
+    touched = analysis.touched
     for name in sorted(set(start_environ) | set(actual) | set(analysis.expected) | analysis.removed):
-        change = _change_of(name, analysis, start_environ, actual, adapter)
+        change = _change_of(name, analysis, touched, start_environ, actual, adapter)
         if change is not None:
             names.append(name)
             changes.append(change)
     if not names:
         return None
-    planned = sum(1 for name in names if name in analysis.touched)
+    planned = sum(1 for name in names if name in touched)
     detail = (f"{len(names)} variables differ from the approved plan after startup ({planned} set or removed by "
               "the plan, the others outside it); a startup file, sourced script or command changed them")
     return Drift(tuple(names), tuple(changes), detail)
 
 
-def _change_of(name: str, analysis: PlanAnalysis, start_environ: Mapping[str, str], actual: Mapping[str, str],
-               adapter: ShellAdapter) -> Change | None:
+def _change_of(name: str, analysis: PlanAnalysis, touched_names: frozenset[str], start_environ: Mapping[str, str],
+               actual: Mapping[str, str], adapter: ShellAdapter) -> Change | None:
     if name in DYNAMIC_VARIABLES or name.startswith(_BASH_FUNCTION_PREFIX):
         return None
-    touched = name in analysis.touched
+    touched = name in touched_names
     if not touched and (name in adapter.managed_variables or name in REZ_WRAPPER_VARIABLES):
         return None
     if not touched and not name.isidentifier():
