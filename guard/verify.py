@@ -18,12 +18,14 @@ from pathlib import Path
 
 from guard.fastclass import dataclass
 from shells import ShellAdapter
+from shells.base import PROBE_END
 from shells.analysis import PlanAnalysis
 from shells.values import template_matches
 
 logger = logging.getLogger(__name__)
 
 PROBE_FILE = "startup-environ"
+_END = f"{PROBE_END}\n".encode()
 _POLL_SECONDS = 0.05
 
 # Variables every shell updates on its own, whatever the plan sets.
@@ -138,7 +140,7 @@ class StartupCheck:
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._wait, name="rez-guard-verify", daemon=True)
         self._done = False
-        self.probe = adapter.probe_command(folder / f"{PROBE_FILE}.part", self._final)
+        self.probe = adapter.probe_command(self._final)
 
     def start(self) -> None:
         """Start waiting for the read-back in a thread."""
@@ -170,7 +172,12 @@ class StartupCheck:
         except OSError as error:
             self._deliver(Drift((), (), f"cannot read the shell's environment back ({error.strerror})"))
             return True
-        actual = parse_environ(data)
+        if not data.endswith(_END):
+            # Still being written, or the shell stopped between env and echo.
+            if final:
+                self._deliver(Drift((), (), "the shell exited before its environment was read back in full"))
+            return final
+        actual = parse_environ(data[:-len(_END)])
         drift = compare_environ(self._analysis, self._start_environ, actual, self._adapter)
         if drift is None:
             logger.debug("the environment after startup matches the approved plan")

@@ -8,7 +8,7 @@ import pexpect
 import pytest
 
 from guard.plan import Op
-from guard.verify import Change, Drift, compare_environ, parse_environ
+from guard.verify import PROBE_FILE, Change, Drift, StartupCheck, compare_environ, parse_environ
 from shells import adapter_for
 from shells.analysis import analyze_plan
 from tests.conftest import EXAMPLE_PACKAGES, SHELLS, require_shell
@@ -165,3 +165,38 @@ def test_startup_that_never_finishes_is_reported(tmp_path: Path) -> None:
     records = _drift_records()
     assert records[0]["variables"] == []
     assert "not read back" in records[0]["detail"]
+
+
+def test_bash_function_named_echo_leaves_read_back(tmp_path: Path) -> None:
+    require_shell("bash")
+    bash_env = tmp_path / "bash_env.sh"
+    bash_env.write_text("echo() { return 1; }\n", encoding="utf-8")
+    result = guard_env(*EXAMPLES, "studio_plugin", "--yes", "-c", "true", env=environ_with(BASH_ENV=str(bash_env)))
+    assert result.returncode == 0, result.stderr
+    assert "drift" not in result.stderr
+    assert _drift_records() == []
+
+
+@pytest.mark.parametrize("shell", ["tcsh", "csh"])
+def test_csh_alias_named_echo_leaves_read_back(shell: str, isolated_home: Path) -> None:
+    require_shell(shell)
+    for name in (".cshrc", ".tcshrc"):
+        (isolated_home / name).write_text("alias echo false\n", encoding="utf-8")
+    result = guard_env(*EXAMPLES, "--shell", shell, "studio_plugin", "--yes", "-c", "true")
+    assert result.returncode == 0, result.stderr
+    assert "drift" not in result.stderr
+    assert _drift_records() == []
+
+
+def test_read_back_without_end_line_is_reported(tmp_path: Path) -> None:
+    plan = plan_of("bash", [action(Op.SETENV, "STUDIO", "1")])
+    adapter = adapter_for("bash")
+    reports: list[Drift] = []
+    check = StartupCheck(tmp_path, analyze_plan(plan, {}), {}, adapter, reports.append)
+    # env wrote its output, and the shell stopped before echo marked the file complete.
+    (tmp_path / PROBE_FILE).write_bytes(b"STUDIO=1\0")
+    check.start()
+    check.stop()
+    assert len(reports) == 1
+    assert reports[0].variables == ()
+    assert "read back in full" in reports[0].detail
