@@ -2,10 +2,11 @@
 
 This module runs in the forked child only: evaluating `commands()` runs package
 code. It drives rez's own executor (`ResolvedContext._execute`, pinned to rez
-3.4) with an interpreter that forwards the calls to rez's shell plugin (all
-but setenv, see `RecordingInterpreter.setenv`) and keeps an attributed copy of
-them. The parent later replays that copy (see render.py), so the script the
-shell runs is made from exactly the recorded calls.
+3.4) with an interpreter that forwards the calls to rez's shell plugin and
+keeps an attributed copy of them (here setenv is only recorded: see
+`RecordingInterpreter.setenv`). The parent later replays that copy (see
+render.py), so the script the shell runs is made from exactly the recorded
+calls.
 """
 
 from __future__ import annotations
@@ -41,11 +42,16 @@ class _Attribution:
 
 
 class RecordingInterpreter(ActionInterpreter):
-    """An interpreter that records each call and forwards it to rez's shell plugin (setenv excepted)."""
+    """An interpreter that records each call and forwards it to rez's shell plugin.
 
-    def __init__(self, shell: ActionInterpreter, attribution: _Attribution) -> None:
+    With `writes_script` False (the recording child, whose plugin script nobody
+    reads), setenv is recorded without being forwarded.
+    """
+
+    def __init__(self, shell: ActionInterpreter, attribution: _Attribution, writes_script: bool = True) -> None:
         self._shell = shell
         self._attribution = attribution
+        self._writes_script = writes_script
         self._fallback_key: str | None = None
         self.actions: list[Action] = []
         self.pathsep = shell.pathsep
@@ -77,9 +83,11 @@ class RecordingInterpreter(ActionInterpreter):
         self._record(op, key, value)
 
     def setenv(self, key, value):
-        # Not forwarded: the plugin would only write a script line that is thrown away, and the
-        # parent's render passes the same value to the same plugin method, which raises there
-        # if it cannot write it. This is the most frequent call (5 ms of 29 on a 100-package context).
+        # Without `writes_script` the plugin's line would be thrown away, and the parent's render
+        # passes the same value to the same plugin method, which raises there if it cannot write
+        # it. This is the most frequent call (5 ms of 29 on a 100-package context).
+        if self._writes_script:
+            self._shell.setenv(key, value)
         if self._fallback_key == key:
             self._fallback_key = None
             return
@@ -214,7 +222,7 @@ def record_plan(
 ) -> StartupPlan:
     """Evaluate the context's commands once for `settings.shell` and return the plan."""
     attribution = _Attribution()
-    recorder = RecordingInterpreter(create_plain_shell(settings.shell), attribution)
+    recorder = RecordingInterpreter(create_plain_shell(settings.shell), attribution, writes_script=False)
     parent_variables = True if config.all_parent_variables else config.parent_variables
     executor = _RecordingExecutor(
         attribution,
