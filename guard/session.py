@@ -199,6 +199,7 @@ def _resolve_isolated(
     options = build_options(parts.paths, package_paths(request), protected=protected)
     # Package code runs in the child and could replace module files the guard imports after the fork.
     import_backend(monitor_options(request.monitor, parts.policy))
+    adapter_for(request.shell)
     # While the lock is held no concurrent guard writes the shell cache, which the snapshots would see.
     with ShellCache.for_paths(parts.paths).recording():
         before = integrity.snapshot(protected)

@@ -9,23 +9,21 @@ read its environment back once its startup is done.
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 from collections.abc import Mapping
 
 from guard.plan import StartupFile
 from shells.base import ShellAdapter, StartupOptions
-from shells.bash import BashAdapter
-from shells.csh import CshAdapter
-from shells.sh import ShAdapter
-from shells.tcsh import TcshAdapter
-from shells.zsh import ZshAdapter
 
-_ADAPTERS: dict[str, type[ShellAdapter]] = {
-    "bash": BashAdapter,
-    "sh": ShAdapter,
-    "zsh": ZshAdapter,
-    "tcsh": TcshAdapter,
-    "csh": CshAdapter,
+# Each adapter's module and class. A module is imported the first time its shell is asked
+# for, since a launch uses one shell; the session asks for it before it forks.
+_ADAPTERS: dict[str, tuple[str, str]] = {
+    "bash": ("shells.bash", "BashAdapter"),
+    "sh": ("shells.sh", "ShAdapter"),
+    "zsh": ("shells.zsh", "ZshAdapter"),
+    "tcsh": ("shells.tcsh", "TcshAdapter"),
+    "csh": ("shells.csh", "CshAdapter"),
 }
 
 __all__ = ["ShellAdapter", "StartupOptions", "adapter_for", "startup_files"]
@@ -34,7 +32,8 @@ __all__ = ["ShellAdapter", "StartupOptions", "adapter_for", "startup_files"]
 @functools.cache
 def adapter_for(shell: str) -> ShellAdapter:
     """Return the adapter of `shell`; raise KeyError for a shell the guard does not support."""
-    return _ADAPTERS[shell]()
+    module_name, class_name = _ADAPTERS[shell]
+    return getattr(importlib.import_module(module_name), class_name)()
 
 
 def startup_files(shell: str, rcfile: str | None, norc: bool, stdin: bool, command: str | None,

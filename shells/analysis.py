@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
-import secrets
+import os
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import field
@@ -166,7 +166,7 @@ def analyze_plan(plan: StartupPlan, environ: Mapping[str, str]) -> PlanAnalysis:
     path_like = {key for key in {action.key for action in plan.actions} if _is_path_like(key, path_keys)}
     lookup = state.lookup_set if adapter.undefined_variable_stops else state.lookup
     # A NUL cannot occur in an environment variable, and the random part cannot be guessed by a package.
-    marker = f"\0{secrets.token_hex(16)}\0"
+    marker = f"\0{os.urandom(16).hex()}\0"
 
     for index, action in enumerate(plan.actions):
         key = action.key

@@ -14,7 +14,7 @@ import sys
 import pexpect
 import pytest
 
-from tests.conftest import EXAMPLE_PACKAGES, REPO_ROOT
+from tests.conftest import EXAMPLE_PACKAGES, REPO_ROOT, SHELLS
 from tests.guard_run import GUARD
 
 EXAMPLES = ["--paths", str(EXAMPLE_PACKAGES)]
@@ -47,6 +47,9 @@ def _late_imports(*args: str) -> tuple[int, list[str]]:
     # Each monitor backend imports its own modules, so each must be imported before the fork.
     *(pytest.param(["studio_plugin", "--monitor", backend, "--yes", "--", "true"], 0, id=f"monitor {backend}")
       for backend in ("poll", "netlink", "ptrace", "off")),
+    # So does each shell's adapter.
+    *(pytest.param(["studio_plugin", "--shell", shell, "--yes", "--", "true"], 0, id=f"shell {shell}")
+      for shell in SHELLS),
     pytest.param(["hostile", "--", "true"], 5, id="denied without terminal"),
     pytest.param(["studio_plugin", "--preview"], 0, id="preview"),
     pytest.param(["studio_plugin", "--preview", "--json"], 0, id="json preview"),
