@@ -18,14 +18,12 @@ from pathlib import Path
 
 from guard.fastclass import dataclass
 from shells import ShellAdapter
-from shells.base import PROBE_END
 from shells.analysis import PlanAnalysis
 from shells.values import template_matches
 
 logger = logging.getLogger(__name__)
 
 PROBE_FILE = "startup-environ"
-_END = f"{PROBE_END}\n".encode()
 _POLL_SECONDS = 0.05
 
 # Variables every shell updates on its own, whatever the plan sets.
@@ -140,7 +138,8 @@ class StartupCheck:
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._wait, name="rez-guard-verify", daemon=True)
         self._done = False
-        self.probe = adapter.probe_command(self._final)
+        self._done_marker = folder / f"{PROBE_FILE}.done"
+        self.probe = adapter.probe_command(self._final, self._done_marker)
 
     def start(self) -> None:
         """Start waiting for the read-back in a thread."""
@@ -162,22 +161,18 @@ class StartupCheck:
                 return
 
     def _check_once(self, final: bool) -> bool:
-        try:
-            data = self._final.read_bytes()
-        except FileNotFoundError:
+        # The marker appears once env has written the whole file.
+        if not self._done_marker.exists():
             if final:
                 self._deliver(Drift((), (), "the shell exited before its startup finished, so its environment "
                                             "was not read back"))
             return False
+        try:
+            data = self._final.read_bytes()
         except OSError as error:
             self._deliver(Drift((), (), f"cannot read the shell's environment back ({error.strerror})"))
             return True
-        if not data.endswith(_END):
-            # Still being written, or the shell stopped between env and echo.
-            if final:
-                self._deliver(Drift((), (), "the shell exited before its environment was read back in full"))
-            return final
-        actual = parse_environ(data[:-len(_END)])
+        actual = parse_environ(data)
         drift = compare_environ(self._analysis, self._start_environ, actual, self._adapter)
         if drift is None:
             logger.debug("the environment after startup matches the approved plan")

@@ -33,8 +33,6 @@ from shells.values import Expansion, ExpansionKind, Lookup, ValueScan
 
 logger = logging.getLogger(__name__)
 
-# The last line of a complete read-back file, after the NUL that ends `env -0`'s output.
-PROBE_END = "rez-guard-startup-done"
 
 # Seconds the syntax check and the variable query may take; both only parse a script or list names.
 _QUERY_TIMEOUT = 10.0
@@ -140,21 +138,20 @@ class ShellAdapter:
         """Return rez's plugin for starting the shell, with the read-back probe after startup."""
         return rez_script.spawn_plugin(self.name, probe)
 
-    def probe_command(self, target: Path) -> str | None:
-        """Return the line that writes the environment to `target` once startup is done.
+    def probe_command(self, target: Path, done: Path) -> str | None:
+        """Return the line that writes the environment to `target` once startup is done, then creates `done`.
 
         It runs `env -0` by absolute path, found on the system's default path
-        (`os.defpath`), so the context's PATH cannot replace it. The shell's own
-        echo then appends `PROBE_END` and a newline, which marks the file complete
-        (a builtin: renaming the file instead cost a program run, about 2 ms).
+        (`os.defpath`), so the context's PATH cannot replace it. The shell's `:`
+        builtin then creates `done`, which tells the guard the file is complete
+        without another program (renaming the file with mv cost about 2 ms).
         """
         env_program = shutil.which("env", path=os.defpath)
         if env_program is None:
             logger.warning("env not found on %s; the environment is not read back", os.defpath)
             return None
-        path = quote(str(target))
-        return (f"{self.program_prefix}{quote(env_program)} -0 > {path} && "
-                f"{self.program_prefix}echo {PROBE_END} >> {path}")
+        return (f"{self.program_prefix}{quote(env_program)} -0 > {quote(str(target))} && "
+                f": > {quote(str(done))}")
 
     def check_syntax(self, script: str, launch_values: Sequence[str] = ()) -> str | None:
         """Parse the script with the shell without running it; return its error output, or None.
