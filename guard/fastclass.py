@@ -44,24 +44,25 @@ def dataclass(cls: Class | None = None, /, *, frozen: bool = False, slots: bool 
         # and the standard library rejects a frozen class that writes its own guards.
         compiled_guards = frozen and (bulk or "__setattr__" in own or "__delattr__" in own or any(
             isinstance(value, dataclasses.Field) and not value.init for value in own.values()))
-        made = dataclasses.dataclass(target, frozen=compiled_guards, slots=slots, eq=False, repr=False)
-        fields = dataclasses.fields(made)
+        data_class = dataclasses.dataclass(target, frozen=compiled_guards, slots=slots, eq=False, repr=False)
+        fields = dataclasses.fields(data_class)
         if frozen and not compiled_guards:
-            made.__setattr__, made.__delattr__ = _frozen_guards(made, frozenset(field.name for field in fields))
+            names = frozenset(field.name for field in fields)
+            data_class.__setattr__, data_class.__delattr__ = _frozen_guards(data_class, names)
         if repr and "__repr__" not in own:
-            made.__repr__ = _repr_function([field.name for field in fields if field.repr])
+            data_class.__repr__ = _repr_function([field.name for field in fields if field.repr])
         if not eq:
-            return made
+            return data_class
         if "__eq__" not in own:
-            made.__eq__ = _eq_function(_getter([field.name for field in fields if field.compare]))
+            data_class.__eq__ = _eq_function(_getter([field.name for field in fields if field.compare]))
         # The standard rules: a __hash__ written in the class stays (Python sets it to None
         # itself when the class writes only __eq__). Otherwise a frozen class hashes its
         # compared fields, and a mutable one is unhashable.
         explicit_hash = "__hash__" in own and not (own["__hash__"] is None and "__eq__" in own)
         if not explicit_hash:
             hashed = [field.name for field in fields if field.hash or (field.hash is None and field.compare)]
-            made.__hash__ = _hash_function(_getter(hashed)) if frozen else None
-        return made
+            data_class.__hash__ = _hash_function(_getter(hashed)) if frozen else None
+        return data_class
 
     return wrap if cls is None else wrap(cls)
 
@@ -94,8 +95,8 @@ def _hash_function(values: Callable[[object], tuple[Any, ...]]) -> Callable[[obj
 def _repr_function(names: list[str]) -> Callable[[object], str]:
     @reprlib.recursive_repr()
     def __repr__(self: object) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
-        return f"{self.__class__.__qualname__}({shown})"
+        fields_text = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"{self.__class__.__qualname__}({fields_text})"
 
     return __repr__
 
