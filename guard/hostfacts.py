@@ -135,15 +135,16 @@ def _fresh(stored: object, kind: type, clock: Callable[[], float]) -> Any:
 def find_system_paths(shell: str, cache: ShellCache, clock: Callable[[], float] = time.time) -> bool:
     """Give rez the system paths of `shell` from the cache, or let rez detect them and store them; True on a hit.
 
-    Nothing is done where rez needs no program (paths set in its configuration)
-    or the shell is not on PATH. `guard.record.detect_system_paths` then runs
-    rez's own detection.
+    Where rez needs no program (paths set in its configuration) or the shell is
+    not on PATH, rez's own detection runs and nothing is stored.
     """
     plugin = plain_shell_class(shell)
     if plugin.syspaths is not None or config.standard_system_paths:
+        plugin.get_syspaths()
         return False
     program = ShellProgram.find(plugin.name())
     if program is None:
+        plugin.get_syspaths()
         return False
     prefix = f"{_PATHS_KEY_PREFIX}{program.path}\0"
     key = "\0".join((prefix + program.key, rez_version, __version__, os.defpath))

@@ -50,7 +50,6 @@ from guard.paths import GuardPaths
 from guard.plan import StartupPlan
 from guard.policy import Policy
 from guard.preview import PreviewOptions, printable, render_preview, summary_line
-from guard.record import detect_system_paths
 from guard.render import render_script
 from guard.request import LaunchRequest
 from guard.resolve import ResolveOutcome, SessionFiles, package_paths, resolve_and_record
@@ -187,11 +186,10 @@ def _resolve_isolated(
     parts: Collaborators,
     session_dir: SessionDir,
 ) -> tuple[ResolveOutcome, SandboxOutcome]:
-    # rez runs programs for these facts; the shell cache keeps them across launches.
-    host_cache = ShellCache.for_paths(parts.paths)
-    find_system_paths(request.shell, host_cache)
-    detect_system_paths(request.shell)
-    find_os_name(host_cache)
+    # rez runs programs for these facts, so the shell cache keeps them across launches.
+    cache = ShellCache.for_paths(parts.paths)
+    find_system_paths(request.shell, cache)
+    find_os_name(cache)
     prepare_in_parent()
     files = SessionFiles(rxt_file=str(session_dir.rxt_file), context_file=str(session_dir.context_file))
     environ = dict(parts.parent_environ)
@@ -201,7 +199,7 @@ def _resolve_isolated(
     import_backend(monitor_options(request.monitor, parts.policy))
     adapter_for(request.shell)
     # While the lock is held no concurrent guard writes the shell cache, which the snapshots would see.
-    with ShellCache.for_paths(parts.paths).recording():
+    with cache.recording():
         before = integrity.snapshot(protected)
         result = run_isolated(lambda: resolve_and_record(request, files, environ).to_dict(), options)
         # Snapshot before writing any record: appending to the audit log changes files in the guard's folders.

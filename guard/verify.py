@@ -137,9 +137,9 @@ class StartupCheck:
         self._report = report
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._wait, name="rez-guard-verify", daemon=True)
-        self._done = False
-        self._done_marker = folder / f"{PROBE_FILE}.done"
-        self.probe = adapter.probe_command(self._final, self._done_marker)
+        self._finished = False
+        self._marker = folder / f"{PROBE_FILE}.done"
+        self.probe = adapter.probe_command(self._final, self._marker)
 
     def start(self) -> None:
         """Start waiting for the read-back in a thread."""
@@ -152,7 +152,7 @@ class StartupCheck:
             return
         self._stopped.set()
         self._thread.join()
-        if not self._done:
+        if not self._finished:
             self._check_once(final=True)
 
     def _wait(self) -> None:
@@ -162,7 +162,7 @@ class StartupCheck:
 
     def _check_once(self, final: bool) -> bool:
         # The marker appears once env has written the whole file.
-        if not self._done_marker.exists():
+        if not self._marker.exists():
             if final:
                 self._deliver(Drift((), (), "the shell exited before its startup finished, so its environment "
                                             "was not read back"))
@@ -176,13 +176,13 @@ class StartupCheck:
         drift = compare_environ(self._analysis, self._start_environ, actual, self._adapter)
         if drift is None:
             logger.debug("the environment after startup matches the approved plan")
-            self._done = True
+            self._finished = True
         else:
             self._deliver(drift)
         return True
 
     def _deliver(self, drift: Drift) -> None:
-        self._done = True
+        self._finished = True
         try:
             self._report(drift)
         except Exception:  # the check must not take the session down; the shell keeps running

@@ -4,7 +4,7 @@
   running `lsb_release -a` when /etc/lsb-release is missing. The guard computes
   it, and the other `rez.system` values a resolve reads, before the fork. rez
   caches them, so the child runs no program for them. (System paths for the
-  shell are detected the same way, by `guard.record.detect_system_paths`.)
+  shell are detected the same way, by `guard.hostfacts.find_system_paths`.)
 - Adding variants to rez's package cache starts `rez-pkg-cache`; the child does
   not write the package cache. Reading it is unchanged.
 - The memcached resolve cache and context tracking (AMQP) need the network; the
