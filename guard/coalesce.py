@@ -36,7 +36,7 @@ _PEND_OPS = (Op.APPENDENV, Op.PREPENDENV)
 def join_pend_runs(actions: Sequence[Action], plugin: Shell, max_joined_length: int | None) -> list[Action]:
     """Return the actions with each run of safe appends or prepends to one variable joined into one action.
 
-    `plugin` is the rez shell plugin the actions are replayed on; it gives the
+    `plugin` is the rez shell plugin the actions are replayed on, which gives the
     separator and the quoting. `max_joined_length` caps the characters the
     plugin writes for the joined values of one line, and None means no cap.
     A run longer than the cap becomes several actions.

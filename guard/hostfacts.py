@@ -70,7 +70,7 @@ def parent_shell_word(pid: int) -> str | None:
 def find_system_shell() -> bool:
     """Set rez's `system.shell` from /proc when rez would find the same shell; return whether it did.
 
-    When the parent's first word is not a shell rez knows, rez's own search
+    When the parent's first word is not the name of one of rez's shell plugins, rez's own search
     runs as before ($SHELL, then the parents' names). So does it for `sh`,
     which rez maps to another plugin after looking at what /bin/sh links to.
     """

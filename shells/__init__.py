@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from guard.plan import StartupFile
 from shells.base import ShellAdapter, StartupOptions
 
-# Each adapter's module and class. A module is imported the first time its shell is asked
-# for, since a launch uses one shell; the session asks for it before it forks.
+# Each adapter's module and class. A module is imported the first time its shell is requested,
+# because a launch uses one shell. The session requests it before it forks.
 _ADAPTERS: dict[str, tuple[str, str]] = {
     "bash": ("shells.bash", "BashAdapter"),
     "sh": ("shells.sh", "ShAdapter"),

@@ -237,9 +237,11 @@ def analyze_plan(plan: StartupPlan, environ: Mapping[str, str]) -> PlanAnalysis:
 
 def _scan_pended(adapter: ShellAdapter, value: EscapedString, key: str, lookup: Lookup,
                  marker: str) -> _Pended | None:
-    # The adapters only test a looked-up template for None and copy it into the result, so the
-    # marker ends where the variable's own value goes. None when the value does not name the
-    # variable exactly once: the caller then scans it with the real value.
+    # The adapters only test a looked-up template for None and copy it into the result (the rule
+    # at `Lookup` in shells/values.py), so the marker ends where the variable's own value goes.
+    # tests/shells/test_analysis_linear.py compares the result with a scan of the real value.
+    # None when the value does not name the variable exactly once, and the caller then scans it
+    # with the real value.
     def marked_lookup(name: str) -> Template | None:
         return (marker,) if name == key else lookup(name)
 
@@ -336,8 +338,8 @@ def _path_report(state: _State, expected: Mapping[str, Template], environ: Mappi
             entries.append(PathEntry(key, position, entry, origin))
         parent = environ.get(key)
         if parent:
-            kept = set(final)
-            lost = tuple(dict.fromkeys(item for item in parent.split(separator) if item and item not in kept))
+            remaining = set(final)
+            lost = tuple(dict.fromkeys(item for item in parent.split(separator) if item and item not in remaining))
             if lost:
                 dropped[key] = lost
     return tuple(entries), dropped

@@ -143,7 +143,7 @@ class ShellAdapter:
 
         It runs `env -0` by absolute path, found on the system's default path
         (`os.defpath`), so the context's PATH cannot replace it. The shell's `:`
-        builtin then creates `done`, which tells the guard the file is complete
+        builtin then creates `done`, which marks the file as complete
         without another program (renaming the file with mv cost about 2 ms).
         """
         env_program = shutil.which("env", path=os.defpath)

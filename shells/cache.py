@@ -1,4 +1,4 @@
-"""What a shell program reported about itself, kept across launches.
+"""The shell cache: facts about shell programs and the host, kept across launches.
 
 Two results cost a shell process on every launch: the names the shell defines
 itself (`ShellAdapter.variables_query`) and whether the context script parses
@@ -146,7 +146,7 @@ def syntax_key(program: ShellProgram, options: Iterable[str], script: str,
 
 
 class ShellCache:
-    """The shell cache files in one folder."""
+    """Read and write the shell cache files in one folder."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder

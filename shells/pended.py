@@ -74,7 +74,7 @@ class PendedValue:
 class PendedTemplate(Sequence[str | None]):
     """The template of a variable after one prepend or append, joined on first use.
 
-    It compares, hashes and prints as the tuple it stands for, so a `ValueScan`
+    It compares, hashes and prints as the tuple it represents, so a `ValueScan`
     holding one equals a scan holding the joined template.
     """
 

@@ -96,8 +96,8 @@ def test_fast_class_behaves_as_dataclass(spec: dict[str, Any], first: list[Any],
     for name in [f"f{index}" for index in range(count)]:
         assert _outcome(lambda: setattr(fast_a, name, 9)) == _outcome(lambda: setattr(standard_a, name, 9))
         assert _outcome(lambda: delattr(fast_b, name)) == _outcome(lambda: delattr(standard_b, name))
-    # Python 3.11's frozen slots guards fail with TypeError on a name that is not a field (their
-    # super() call names the class from before slots were added); both still reject the change.
+    # Python 3.11's frozen slots guards fail with TypeError on a name that is not a field, because their
+    # super() call names the class from before slots were added. Both still reject the change.
     assert (_outcome(lambda: setattr(fast_a, "other", 9)) is None) == (
         _outcome(lambda: setattr(standard_a, "other", 9)) is None)
     # Copies rebuild the instance through the same guards.

@@ -1,4 +1,4 @@
-"""Host facts found without starting a program give the answers rez finds with one."""
+"""Host facts found without starting a program match the values rez finds by running one."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _rez_word(pid: int) -> str:
 
 
 def _waiting(argv: list[str], executable: str) -> subprocess.Popen[bytes]:
-    # The shell says it is ready, then waits for a line on stdin. Until exec is done,
+    # The shell prints that it is ready, then waits for a line on stdin. Until exec is done,
     # the kernel can show an empty command line.
     process = subprocess.Popen(argv, executable=executable, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert process.stdout is not None

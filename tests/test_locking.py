@@ -14,7 +14,7 @@ import pytest
 from guard.locking import LockTimeout, exclusive_lock
 from tests.conftest import REPO_ROOT
 
-# Takes the lock, says so on stdout, then holds it until stdin closes.
+# Takes the lock, prints `held`, then holds the lock until stdin closes.
 _HOLDER = """
 import sys
 from pathlib import Path

@@ -109,10 +109,10 @@ def executables_in(folder: str, names: tuple[str, ...]) -> tuple[str, ...]:
 class FileFacts:
     """File-system facts read at most once per path, for one assessment.
 
-    The rules ask one instance, so a folder that several entries name, or that
-    is a parent of many entries, is read once. Each method returns what the
-    module function of the same name returns when called at the moment the
-    fact was first read.
+    The rules share one instance, so a folder that several entries name, or
+    that is a parent of many entries, is read once. Each method returns what
+    the module function of the same name returns when called at the moment the
+    fact was first read; tests/policy/test_rules_linear.py compares the two.
     """
 
     def __init__(self) -> None:
