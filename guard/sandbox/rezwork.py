@@ -10,10 +10,15 @@
 - The memcached resolve cache and context tracking (AMQP) need the network; the
   child uses neither. They only speed up or report a resolve, so the resolved
   context is the same.
+- `ResolvedContext` asks `getpass.getuser()` for the user name. Without USER or
+  LOGNAME in the environment, that reads the passwd database, and glibc may
+  open a socket for it (to nscd or sssd), which the sandbox denies. In the
+  child, `getpass.getuser` returns the name the parent found for `rez.system`.
 """
 
 from __future__ import annotations
 
+import getpass
 import logging
 import os
 import sys
@@ -44,12 +49,14 @@ def prepare_in_parent() -> None:
 
 
 def configure_child(scratch: Path | None) -> None:
-    """Turn off rez features that need a program or the network, and point TMPDIR at the scratch folder."""
+    """Turn off rez features that need a program, a socket or the network, and point TMPDIR at the scratch folder."""
     for key, value in _CHILD_OVERRIDES.items():
         config.override(key, value)
     # Python would try to write bytecode next to imported modules; those writes
     # would be denied and reported as if package code had tried them.
     sys.dont_write_bytecode = True
+    user = system.user
+    getpass.getuser = lambda: user
     if scratch is not None:
         os.environ["TMPDIR"] = str(scratch)
         tempfile.tempdir = str(scratch)
