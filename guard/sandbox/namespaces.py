@@ -57,8 +57,12 @@ _KEPT_MOUNT_FLAGS = {
 
 
 def _write(path: str, text: str) -> None:
-    with open(path, "w", encoding="ascii") as stream:
-        stream.write(text)
+    # A raw descriptor: a text stream would import the ascii codec in the child on every launch.
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
 
 
 def _map_own_ids(uid: int, gid: int) -> None:
