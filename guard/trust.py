@@ -48,11 +48,15 @@ class TrustState(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
+# The states an entry may have, by stored value (a dict lookup is quicker than TrustState()).
+_STORED_STATES: Final = {TrustState.TRUSTED.value: TrustState.TRUSTED, TrustState.DENIED.value: TrustState.DENIED}
+
+
 class UnknownTrustEntry(UsageError):
     """No trust entry matches the key given on the command line, or several do."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, bulk=True)
 class TrustEntry:
     """One remembered decision.
 
@@ -80,12 +84,15 @@ class TrustEntry:
 
     @classmethod
     def from_dict(cls, data: Any) -> TrustEntry:
-        """Build an entry from stored data; raise ValueError when a field is missing or invalid."""
+        """Build an entry from stored data; raise ValueError when a field is missing or invalid.
+
+        `data` is taken over: the entry keeps its summary object, read-only.
+        """
         if not isinstance(data, dict):
             raise ValueError("an entry is not a JSON object")
-        state = TrustState(data.get("state"))
-        if state is TrustState.UNKNOWN:
-            raise ValueError("an entry has state 'unknown'")
+        state = _STORED_STATES.get(data.get("state"))
+        if state is None:
+            raise ValueError(f"an entry has state {data.get('state')!r}, not 'trusted' or 'denied'")
         key, identity, created = data.get("key"), data.get("identity"), data.get("created")
         fingerprint, summary = data.get("fingerprint"), data.get("summary", {})
         if not all(isinstance(value, str) and value for value in (key, identity, created)):
@@ -96,7 +103,8 @@ class TrustEntry:
             raise ValueError(f"deny record {key} is not keyed by its identity")
         if not isinstance(summary, dict):
             raise ValueError(f"entry {key} has a summary that is not a JSON object")
-        return cls(key, state, identity, fingerprint, created, _freeze(summary))
+        # Not _freeze: a copy through JSON cost about 10 of the 17 ms of reading a 1,000-entry store.
+        return cls(key, state, identity, fingerprint, created, MappingProxyType(summary))
 
 
 class TrustStore:
@@ -106,6 +114,8 @@ class TrustStore:
         self.path = Path(path)
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._clock = clock or (lambda: datetime.now(UTC))
+        # The entries last read, with the signature of the file they came from.
+        self._last_read: tuple[tuple[int, ...], tuple[TrustEntry, ...]] | None = None
 
     def lookup(self, fingerprint: str, identity: str) -> TrustState:
         """Return DENIED when the context is denied, TRUSTED when the plan is remembered, else UNKNOWN.
@@ -119,6 +129,10 @@ class TrustStore:
         if any(entry.state is TrustState.TRUSTED and entry.key == fingerprint for entry in entries):
             return TrustState.TRUSTED
         return TrustState.UNKNOWN
+
+    def check(self) -> None:
+        """Read the store, so a later lookup reuses what was read; raise ConfigError when it cannot be used."""
+        self._read()
 
     def remember(self, fingerprint: str, identity: str, summary: Mapping[str, Any]) -> None:
         """Trust the plan with `fingerprint`, and lift any deny record of its context."""
@@ -199,16 +213,27 @@ class TrustStore:
         except OSError as error:
             raise self._unusable(error.strerror or str(error)) from error
         try:
-            self._check_file(os.fstat(descriptor))
+            info = os.fstat(descriptor)
+            self._check_file(info)
         except ConfigError:
             os.close(descriptor)
             raise
+        # A launch reads the store while the recording child runs and again for the lookup.
+        # The guard's writes replace the file, so an unchanged signature means unchanged entries.
+        # NOTE: an edit in place that keeps the size, within one tick of the file system's clock,
+        # is not seen by a store object that read the file before it.
+        signature = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        if self._last_read is not None and self._last_read[0] == signature:
+            os.close(descriptor)
+            return list(self._last_read[1])
         with os.fdopen(descriptor, "rb") as stream:
             raw = stream.read()
         try:
-            return _decode(raw)
+            entries = _decode(raw)
         except ValueError as error:
             raise self._unusable(f"invalid content: {error}") from error
+        self._last_read = (signature, tuple(entries))
+        return entries
 
     def _check_file(self, info: os.stat_result) -> None:
         if not stat.S_ISREG(info.st_mode):

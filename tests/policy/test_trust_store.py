@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from guard import trust as trust_module
 from guard.errors import ConfigError
 from guard.plan import ResolvedVariant, StartupPlan
 from guard.trust import TrustState, TrustStore, UnknownTrustEntry, context_identity, context_summary
@@ -169,6 +170,28 @@ def test_store_folder_instead_of_file(store: TrustStore):
 
     with pytest.raises(ConfigError, match="cannot be used"):
         store.lookup(FINGERPRINT, IDENTITY)
+
+
+def test_unchanged_store_parsed_once(store: TrustStore, monkeypatch):
+    decoded = []
+    decode = trust_module._decode
+    monkeypatch.setattr(trust_module, "_decode", lambda raw: decoded.append(len(raw)) or decode(raw))
+    store.remember(FINGERPRINT, IDENTITY, SUMMARY)
+    decoded.clear()
+
+    assert store.lookup(FINGERPRINT, IDENTITY) is TrustState.TRUSTED
+    assert store.lookup(FINGERPRINT, IDENTITY) is TrustState.TRUSTED
+    assert len(decoded) == 1
+
+
+def test_store_changed_by_other_process_read_again(store: TrustStore):
+    assert store.lookup(FINGERPRINT, IDENTITY) is TrustState.UNKNOWN
+    other = TrustStore(store.path)
+    other.remember(FINGERPRINT, IDENTITY, SUMMARY)
+    assert store.lookup(FINGERPRINT, IDENTITY) is TrustState.TRUSTED
+
+    other.deny(IDENTITY, SUMMARY)
+    assert store.lookup(FINGERPRINT, IDENTITY) is TrustState.DENIED
 
 
 def test_concurrent_writers_lose_nothing(store: TrustStore):
