@@ -1,7 +1,8 @@
 """Run package code in a confined, forked child and take back only plain data.
 
-The parent forks after rez is imported and after it has read its policy and
-trust store. The child confines itself (see `guard.sandbox`), runs the task,
+The parent forks after rez is imported and after it has read its policy. The
+caller may give work to do while the child runs (a session reads its trust
+store then). The child confines itself (see `guard.sandbox`), runs the task,
 writes one length-prefixed JSON document to a pipe and exits. The parent never
 unpickles or imports anything the child produced, so package code cannot change
 the parent's own state. While the child runs, the parent serves its pipes and
@@ -107,14 +108,17 @@ class _RawRun:
     report: SandboxReport
 
 
-def run_isolated(task: Callable[[], Any], options: SandboxOptions | None = None) -> ChildResult:
+def run_isolated(task: Callable[[], Any], options: SandboxOptions | None = None, *,
+                 while_child_runs: Callable[[], None] | None = None) -> ChildResult:
     """Run `task` in a confined, forked child and return its JSON-compatible result.
 
     The task's own exceptions come back as a `ChildFailure`; a child that dies
     or writes nothing valid raises `InternalError` here. `options` selects the
     layers and folders (the default requests every layer, with nothing protected).
+    `while_child_runs` is called in the guard right after the fork, before it
+    serves the child; an exception from it stops the child and is raised here.
     """
-    run = _run(task, options if options is not None else SandboxOptions())
+    run = _run(task, options if options is not None else SandboxOptions(), while_child_runs)
     value, failure = _parse_result(run.data, run.pid, run.exit_status)
     return ChildResult(value=value, failure=failure, exit_status=run.exit_status, report=run.report)
 
@@ -137,7 +141,8 @@ def _do_nothing() -> None:
     return None
 
 
-def _run(task: Callable[[], Any], options: SandboxOptions) -> _RawRun:
+def _run(task: Callable[[], Any], options: SandboxOptions,
+         while_child_runs: Callable[[], None] | None = None) -> _RawRun:
     sys.stdout.flush()
     sys.stderr.flush()
     with ParentSide(options) as parent:
@@ -151,6 +156,9 @@ def _run(task: Callable[[], Any], options: SandboxOptions) -> _RawRun:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
                 _run_child(task, parent.child_plan())
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            parent.close_child_ends()
+            if while_child_runs is not None:
+                while_child_runs()
             supervisor = _supervise(parent, pid)
         except BaseException:
             # Ctrl-C or a bug in the loop: stop the child and what it started before passing the error on.
@@ -167,7 +175,6 @@ def _run(task: Callable[[], Any], options: SandboxOptions) -> _RawRun:
 
 
 def _supervise(parent: ParentSide, pid: int) -> Supervisor:
-    parent.close_child_ends()
     supervisor = Supervisor(pid, parent.result.read_fd, parent.output.read_fd, parent.control, parent.watch,
                             parent.start_notifications, _HEADER.size + MAX_RESULT_BYTES,
                             parent.options.max_output_bytes)

@@ -201,7 +201,9 @@ def _resolve_isolated(
     # While the lock is held no concurrent guard writes the shell cache, which the snapshots would see.
     with cache.recording():
         before = integrity.snapshot(protected)
-        result = run_isolated(lambda: resolve_and_record(request, files, environ).to_dict(), options)
+        # The trust store is read while the child runs, so reading a large store overlaps the child's work.
+        result = run_isolated(lambda: resolve_and_record(request, files, environ).to_dict(), options,
+                              while_child_runs=parts.trust.check)
         # Snapshot before writing any record: appending to the audit log changes files in the guard's folders.
         changed = integrity.changed_paths(before, integrity.snapshot(protected))
     report = result.report

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from guard.errors import ExitCode
+from guard.paths import GuardPaths
 from tests.conftest import EXAMPLE_PACKAGES, SHELLS, require_shell
 from tests.guard_run import audit_records, event_record, last_session, run_guard
 from tests.packages import write_package
@@ -108,6 +109,23 @@ def test_failing_commands_is_package_error(tmp_path: Path) -> None:
     assert result.returncode == ExitCode.PACKAGE_ERROR
     assert "studio server unreachable" in result.stderr
     assert "failing" in result.stderr
+
+
+def test_corrupt_trust_store_fails_launch(tmp_path: Path) -> None:
+    store = GuardPaths.from_environ(os.environ).trust_store
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_bytes(b"{not json")
+    marker = tmp_path / "ran"
+
+    result = run_guard("env", *EXAMPLES, "studio_plugin", "--yes", "--", "touch", str(marker))
+
+    assert result.returncode == ExitCode.CONFIG_ERROR
+    assert f"trust store {store} cannot be used" in result.stderr
+    assert not marker.exists()
+    assert store.read_bytes() == b"{not json"
+    records = last_session()
+    assert _events(records) == ["session.start", "error", "session.end"]
+    assert event_record(records, "error")["exit_code"] == ExitCode.CONFIG_ERROR
 
 
 def test_unknown_shell_is_usage_error() -> None:

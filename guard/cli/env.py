@@ -189,8 +189,6 @@ def load_collaborators(request: LaunchRequest) -> Collaborators:
     paths = GuardPaths.from_environ(environ)
     policy = load_policy(paths)
     trust = TrustStore(paths.trust_store)
-    # Read the store now, before the fork, so a corrupt store fails the launch early.
-    trust.lookup("", "")
     log = open_audit_log(AuditOptions(
         path=paths.audit_log,
         sinks=tuple(SinkSpec.parse(sink) for sink in policy.audit_sinks),
