@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import hashlib
 import json
 import os
 import platform
@@ -39,6 +40,8 @@ from pathlib import Path
 from bench.imports import measure_imports
 from bench.inprocess import measure_inprocess
 from bench.repositories import GeneratedContext, write_append_repository, write_wide_repository
+from guard.paths import GuardPaths
+from guard.trust import TrustStore
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORK_ROOT = REPO_ROOT / ".bench"
@@ -162,6 +165,17 @@ class Bench:
         self.run(argv)
 
 
+def fill_trust_store(bench: Bench, count: int) -> None:
+    """Remember `count` made-up contexts in the bench's trust store, through the store's own API."""
+    store = TrustStore(GuardPaths.from_environ(bench.environ).trust_store)
+    for index in range(count):
+        packages = [f"studio_pkg{number}" for number in range(5)]
+        summary = {"request": packages, "resolve": [f"{name}-1.{index}.0" for name in packages], "shell": "bash"}
+        store.remember(hashlib.sha256(f"plan {index}".encode()).hexdigest(),
+                       hashlib.sha256(f"context {index}".encode()).hexdigest(), summary)
+    print(f"trust store filled with {count} remembered contexts", file=sys.stderr, flush=True)
+
+
 def compare_launch(bench: Bench, case: LaunchCase, log: Callable[[str], None]) -> LaunchResult:
     """Time both commands alternately on one context; the first `warmup` rounds are not kept."""
     bench.approve_and_remember(case.context)
@@ -225,6 +239,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--contexts", default=",".join(CONTEXT_LABELS),
                         help=f"Comma-separated contexts to launch (default {','.join(CONTEXT_LABELS)}).")
     parser.add_argument("--only", choices=("launch", "inprocess", "imports"), help="Run only one part of the benchmark.")
+    parser.add_argument("--trust-entries", type=int, default=0, metavar="N",
+                        help="Fill the trust store with N other remembered contexts first, as an artist's store "
+                             "grows over months (default 0).")
     parser.add_argument("--json", metavar="FILE", help="Also write every measurement to FILE as JSON.")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary folder and print its path.")
     return parser.parse_args(argv)
@@ -265,6 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         wide_500 = write_wide_repository(root / "wide500", 500)
         appends_3000 = write_append_repository(root / "appends3000", 3000)
 
+        if args.trust_entries:
+            fill_trust_store(bench, args.trust_entries)
         if args.only in (None, "launch"):
             cases = [
                 LaunchCase("example", EXAMPLE_CONTEXT, args.rounds, args.warmup),
