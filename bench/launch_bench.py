@@ -8,7 +8,8 @@ installed. The checkout's own `guard` package is then the one measured, and
 
 For each context it approves and remembers the context once (answering the
 prompt on a pseudo-terminal), then times the two commands alternately, flipping
-which one goes first on every round. It prints the median of the per-round
+which one goes first on every round. Each timed command is started from bash, as
+one typed at a prompt is (`--parent direct` starts it from this process). It prints the median of the per-round
 ratios guard/rez-env with their minimum and maximum. It then times, inside this
 process, the preview and fingerprint of the 500-package context, recording
 1,000 appends to one variable, and the guard's other hot-path stages.
@@ -101,8 +102,9 @@ class LaunchResult:
 class Bench:
     """The temporary folder, the environment both commands run in, and the two command lines."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, parent: str = "shell") -> None:
         self.root = root
+        self.parent = parent
         home = root / "home"
         home.mkdir()
         self.environ = dict(os.environ)
@@ -136,6 +138,10 @@ class Bench:
 
     def run(self, argv: list[str]) -> Timing:
         """Run a command without a terminal and return its times; fail on a non-zero exit."""
+        if self.parent == "shell":
+            # A command typed at a prompt is a child of the shell, and rez-env and the guard look at
+            # their parent for the default shell. bash -c would exec a lone command, so a second one follows.
+            argv = ["bash", "-c", '"$@"; exit $?', "bash", *argv]
         usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -226,6 +232,7 @@ def machine_description(bench: Bench) -> dict[str, object]:
         "rez": rez.__version__,
         "rez_guard_commit": commit or "unknown",
         "shell": os.path.basename(bench.environ.get("SHELL", "")),
+        "parent": bench.parent,
         "load_average_1m_at_start": round(os.getloadavg()[0], 2),
     }
 
@@ -239,6 +246,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--contexts", default=",".join(CONTEXT_LABELS),
                         help=f"Comma-separated contexts to launch (default {','.join(CONTEXT_LABELS)}).")
     parser.add_argument("--only", choices=("launch", "inprocess", "imports"), help="Run only one part of the benchmark.")
+    parser.add_argument("--parent", choices=("shell", "direct"), default="shell",
+                        help="Start each timed command from bash, as typed at a prompt (default), or directly "
+                             "from the bench's Python.")
     parser.add_argument("--trust-entries", type=int, default=0, metavar="N",
                         help="Fill the trust store with N other remembered contexts first, as an artist's store "
                              "grows over months (default 0).")
@@ -275,13 +285,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="run-", dir=WORK_ROOT))
     report: dict = {}
     try:
-        bench = Bench(root)
+        bench = Bench(root, args.parent)
         report["machine"] = machine_description(bench)
         print("machine: " + ", ".join(f"{key} {value}" for key, value in report["machine"].items()))
         wide_100 = write_wide_repository(root / "wide100", 100)
         wide_500 = write_wide_repository(root / "wide500", 500)
         appends_3000 = write_append_repository(root / "appends3000", 3000)
 
+        report["machine"]["trust_entries"] = args.trust_entries
         if args.trust_entries:
             fill_trust_store(bench, args.trust_entries)
         if args.only in (None, "launch"):
