@@ -14,7 +14,15 @@ import re
 from dataclasses import field
 
 from guard.fastclass import dataclass
-from shells.values import Expansion, ExpansionKind, Lookup, Template, ValueScan, join_templates
+from shells.values import (
+    Expansion,
+    ExpansionKind,
+    Lookup,
+    Template,
+    ValueScan,
+    join_templates,
+    scan_pieces,
+)
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # A run of characters that csh keeps as they are inside double quotes.
@@ -251,23 +259,10 @@ class CshScanner:
 def scan_segments(strings: list[tuple[bool, str]], dialect: CshDialect, lookup: Lookup,
                   home_expansions: tuple[Expansion, ...] = ()) -> ValueScan:
     """Scan rez's (is_literal, text) pieces after `~` expansion, as csh reads them."""
-    pieces: list[Template] = []
-    expansions: list[Expansion] = list(home_expansions)
-    for is_literal, text in strings:
-        if is_literal:
-            if "\n" in text:
-                return ValueScan(template=(None,), expansions=tuple(expansions),
-                                 problem=f"{dialect.name} cannot carry a newline inside a quoted value")
-            pieces.append((text,))
-            continue
-        scanner = CshScanner(text, dialect, lookup)
-        scanner.scan()
-        template, found, problem = scanner.result()
-        expansions.extend(found)
-        if problem is not None:
-            return ValueScan(template=(None,), expansions=tuple(expansions), problem=problem)
-        pieces.append(template)
-    return ValueScan(template=join_templates(pieces), expansions=tuple(expansions))
+    def newline_problem(text: str) -> str | None:
+        return f"{dialect.name} cannot carry a newline inside a quoted value" if "\n" in text else None
+
+    return scan_pieces(strings, home_expansions, lambda text: CshScanner(text, dialect, lookup), newline_problem)
 
 
 _ALIAS_OPERATORS = re.compile(r"[<>|;&()]")

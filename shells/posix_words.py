@@ -15,7 +15,15 @@ from collections.abc import Iterable
 from dataclasses import field
 
 from guard.fastclass import dataclass
-from shells.values import Expansion, ExpansionKind, Lookup, Template, ValueScan, join_templates
+from shells.values import (
+    Expansion,
+    ExpansionKind,
+    Lookup,
+    Template,
+    ValueScan,
+    join_templates,
+    scan_pieces,
+)
 
 _NAME_START = re.compile(r"[A-Za-z_]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -406,20 +414,8 @@ class DoubleQuotedScanner:
 def scan_segments(strings: list[tuple[bool, str]], dialect: PosixDialect, lookup: Lookup,
                   home_expansions: tuple[Expansion, ...] = ()) -> ValueScan:
     """Scan rez's (is_literal, text) pieces after `~` expansion, as the sh-like shell reads them."""
-    pieces: list[Template] = []
-    expansions: list[Expansion] = list(home_expansions)
-    for is_literal, text in strings:
-        if is_literal:
-            pieces.append((text,))
-            continue
-        scanner = DoubleQuotedScanner(escape_double_quoted(text), dialect, lookup)
-        scanner.scan()
-        template, found, problem = scanner.result()
-        expansions.extend(found)
-        if problem is not None:
-            return ValueScan(template=(None,), expansions=tuple(expansions), problem=problem)
-        pieces.append(template)
-    return ValueScan(template=join_templates(pieces), expansions=tuple(expansions))
+    return scan_pieces(strings, home_expansions,
+                       lambda text: DoubleQuotedScanner(escape_double_quoted(text), dialect, lookup))
 
 
 _ALIAS_OPERATORS = re.compile(r"[<>|;&(){}]")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from guard.fastclass import dataclass
 
@@ -125,6 +125,40 @@ def join_templates(parts: Iterable[Iterable[str | None]]) -> Template:
     if text:
         merged.append("".join(text))
     return tuple(merged) if merged else ("",)
+
+
+class PieceScanner(Protocol):
+    """A shell's scanner for one piece of a value that rez does not write literally."""
+
+    def scan(self) -> None:
+        """Read the whole piece."""
+
+    def result(self) -> tuple[Template, tuple[Expansion, ...], str | None]:
+        """Return the piece's template, its expansions and the problem found, if any."""
+
+
+def scan_pieces(strings: list[tuple[bool, str]], home_expansions: tuple[Expansion, ...],
+                scanner_for: Callable[[str], PieceScanner],
+                literal_problem: Callable[[str], str | None] | None = None) -> ValueScan:
+    """Scan rez's (is_literal, text) pieces: a literal piece as its text, any other with `scanner_for(text)`.
+
+    The scan stops at the first piece with a problem: `literal_problem` names one for a literal piece.
+    """
+    pieces: list[Template] = []
+    expansions: list[Expansion] = list(home_expansions)
+    for is_literal, text in strings:
+        if is_literal:
+            problem = literal_problem(text) if literal_problem is not None else None
+            template: Template = (text,)
+        else:
+            scanner = scanner_for(text)
+            scanner.scan()
+            template, found, problem = scanner.result()
+            expansions.extend(found)
+        if problem is not None:
+            return ValueScan(template=(None,), expansions=tuple(expansions), problem=problem)
+        pieces.append(template)
+    return ValueScan(template=join_templates(pieces), expansions=tuple(expansions))
 
 
 def template_text(template: Template) -> str | None:
