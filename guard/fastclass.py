@@ -145,6 +145,8 @@ def _annotation_kind(annotation: object) -> str | None:
     # The name of a special annotation (ClassVar, InitVar, KW_ONLY) or None for a field.
     if isinstance(annotation, str):
         name = annotation.split("[", 1)[0].strip().rpartition(".")[2]
+    elif annotation is dataclasses.KW_ONLY:
+        name = "KW_ONLY"
     else:
         name = getattr(getattr(annotation, "__origin__", annotation), "_name", None) or type(annotation).__name__
     return name if name in ("ClassVar", "InitVar", "KW_ONLY") else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import pickle
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import assume, given, settings
@@ -229,11 +229,20 @@ def test_fast_class_rejects_what_it_does_not_support(body: dict[str, Any]):
         dataclass(cls, frozen=True)
 
 
-@pytest.mark.parametrize("annotation", ["InitVar[int]", "dataclasses.KW_ONLY"])
-def test_fast_class_rejects_special_annotations(annotation: str):
+@pytest.mark.parametrize("annotation", ["InitVar[int]", "dataclasses.KW_ONLY", dataclasses.InitVar(int),
+                                        dataclasses.KW_ONLY], ids=["InitVar text", "KW_ONLY text", "InitVar",
+                                                                   "KW_ONLY"])
+def test_fast_class_rejects_special_annotations(annotation: Any):
     cls = type("Refused", (), {"__annotations__": {"size": annotation}})
     with pytest.raises(TypeError, match="does not support"):
         dataclass(cls)
+
+
+@pytest.mark.parametrize("annotation", ["ClassVar[int]", "typing.ClassVar[int]", ClassVar[int], ClassVar],
+                         ids=["text", "qualified text", "subscripted", "bare"])
+def test_fast_class_skips_class_variable_forms(annotation: Any):
+    cls = type("Counted", (), {"__annotations__": {"size": "int", "total": annotation}, "total": 3})
+    assert [field.name for field in dataclasses.fields(dataclass(cls))] == ["size"]
 
 
 def test_fast_class_skips_class_variables():
