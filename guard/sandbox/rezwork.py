@@ -55,8 +55,13 @@ def configure_child(scratch: Path | None) -> None:
     # Python would try to write bytecode next to imported modules; those writes
     # would be denied and reported as if package code had tried them.
     sys.dont_write_bytecode = True
-    user = system.user
-    getpass.getuser = lambda: user
+    try:
+        user = system.user
+    except (KeyError, OSError) as error:
+        # No name for this user: rez's own call fails the same way later, with rez's message.
+        logger.debug("no user name for the recording child: %s", error)
+    else:
+        getpass.getuser = lambda: user
     if scratch is not None:
         os.environ["TMPDIR"] = str(scratch)
         tempfile.tempdir = str(scratch)
