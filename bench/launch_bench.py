@@ -9,10 +9,11 @@ installed. The checkout's own `guard` package is then the one measured, and
 For each context it approves and remembers the context once (answering the
 prompt on a pseudo-terminal), then times the two commands alternately, flipping
 which one goes first on every round. Each timed command is started from bash, as
-one typed at a prompt is (`--parent direct` starts it from this process). It prints the median of the per-round
-ratios guard/rez-env with their minimum and maximum. It then times, inside this
-process, the preview and fingerprint of the 500-package context, recording
-1,000 appends to one variable, and the guard's other hot-path stages.
+one typed at a prompt is (`--parent direct` starts it from this process). It
+prints the median of the per-round ratios guard/rez-env with their minimum and
+maximum. It then times, inside this process, the preview and fingerprint of the
+500-package context, recording 1,000 appends to one variable, and the guard's
+other hot-path stages.
 
 The package repositories are generated into a temporary folder under `.bench/`
 in the checkout (ignored by git), and HOME and the XDG folders point there too,
