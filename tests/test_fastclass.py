@@ -223,7 +223,7 @@ def test_fast_class_repr_of_itself_does_not_recurse():
     pytest.param({"size": dataclasses.field(kw_only=True)}, id="keyword-only field"),
     pytest.param({"__setattr__": lambda self, name, value: None}, id="frozen class with its own __setattr__"),
 ])
-def test_fast_class_rejects_what_it_does_not_support(body: dict[str, Any]):
+def test_fast_class_rejects_unsupported(body: dict[str, Any]):
     cls = type("Refused", (), {"__annotations__": {"size": "int"}, **body})
     with pytest.raises(TypeError, match="Refused"):
         dataclass(cls, frozen=True)
