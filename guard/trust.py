@@ -103,7 +103,8 @@ class TrustEntry:
             raise ValueError(f"deny record {key} is not keyed by its identity")
         if not isinstance(summary, dict):
             raise ValueError(f"entry {key} has a summary that is not a JSON object")
-        # Not _freeze: a copy through JSON cost about 10 of the 17 ms of reading a 1,000-entry store.
+        # The summary comes fresh from json.loads, so it needs no copy: _freeze took about 10 of the
+        # 17 ms of reading a 1,000-entry store.
         return cls(key, state, identity, fingerprint, created, MappingProxyType(summary))
 
 

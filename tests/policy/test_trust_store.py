@@ -184,7 +184,7 @@ def test_unchanged_store_parsed_once(store: TrustStore, monkeypatch):
     assert len(decoded) == 1
 
 
-def test_store_changed_by_other_process_read_again(store: TrustStore):
+def test_store_rereads_changed_file(store: TrustStore):
     assert store.lookup(FINGERPRINT, IDENTITY) is TrustState.UNKNOWN
     other = TrustStore(store.path)
     other.remember(FINGERPRINT, IDENTITY, SUMMARY)
